@@ -1,0 +1,147 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import express, { type Express, type RequestHandler } from 'express';
+import { loadBalance, type LoadBalanceMiddleware, type LoadBalanceOptions } from 'express-load-balance';
+
+/** What an upstream saw of one request. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface RunningServer {
+  server: http.Server;
+  url: string;
+  port: number;
+  /** Every socket the server accepted, so tests can count connections. */
+  sockets: Socket[];
+  close(): Promise<void>;
+}
+
+/** Starts a Node server on 127.0.0.1:0 and tracks its sockets so close() never hangs. */
+export async function listen(handler: http.RequestListener | Express): Promise<RunningServer> {
+  const server = http.createServer(handler as http.RequestListener);
+  const sockets: Socket[] = [];
+  server.on('connection', (socket) => sockets.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    sockets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export interface Upstream extends RunningServer {
+  name: string;
+  /** Requests this upstream received, in order. */
+  seen: SeenRequest[];
+}
+
+/**
+ * An upstream like the tutorial's: it records each request and answers
+ * `Response from server Test: <name>`, unless a route given in `routes` takes it.
+ */
+export async function startUpstream(name: string, routes?: (app: Express) => void): Promise<Upstream> {
+  const app = express();
+  const seen: SeenRequest[] = [];
+  app.use((req, _res, next) => {
+    const chunks: Buffer[] = [];
+    const entry: SeenRequest = { method: req.method, url: req.url, headers: req.headers, body: Buffer.alloc(0) };
+    seen.push(entry);
+    if (req.headers['x-test-stream'] === '1') return next();
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      entry.body = Buffer.concat(chunks);
+      next();
+    });
+  });
+  routes?.(app);
+  app.use((req, res) => {
+    res.type('text/plain').send(`Response from server Test: ${name}`);
+  });
+  const running = await listen(app);
+  return Object.assign(running, { name, seen });
+}
+
+export interface Balanced {
+  lb: LoadBalanceMiddleware;
+  front: RunningServer;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Mounts a balancer on a fresh Express app at `mount`, with `before` middlewares
+ * (body parsers, say) in front of it and Express's default error handler behind.
+ */
+export async function startBalancer(
+  options: LoadBalanceOptions,
+  { mount = '/', before = [] as RequestHandler[], app = express() }: { mount?: string; before?: RequestHandler[]; app?: Express } = {},
+): Promise<Balanced> {
+  const lb = loadBalance(options);
+  for (const middleware of before) app.use(middleware);
+  app.use(mount, lb);
+  const front = await listen(app);
+  return {
+    lb,
+    front,
+    url: front.url,
+    close: async () => {
+      await lb.close();
+      await front.close();
+    },
+  };
+}
+
+export interface SimpleResponse {
+  status: number;
+  statusMessage: string;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: Buffer;
+  text: string;
+}
+
+/** One HTTP request with node:http (no fetch: it rewrites headers and paths). */
+export function request(
+  url: string,
+  { method = 'GET', path = '/', headers = {}, body }: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer } = {},
+): Promise<SimpleResponse> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = http.request({ host: hostname, port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const buffer = Buffer.concat(chunks);
+        resolve({
+          status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
+          headers: res.headers,
+          rawHeaders: res.rawHeaders,
+          body: buffer,
+          text: buffer.toString('utf8'),
+        });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Closes everything given, ignoring what is already closed. */
+export async function closeAll(...closables: Array<{ close(): Promise<void> } | undefined>): Promise<void> {
+  await Promise.all(closables.map((c) => c?.close().catch(() => undefined)));
+}

@@ -1,0 +1,28 @@
+// `npm run example`: the three application servers and the balancer, in one command.
+import { startBalancer } from './balancer';
+import { startAppServers } from './servers';
+
+async function main(): Promise<void> {
+  const servers = await startAppServers();
+  const { server, lb } = await startBalancer();
+  console.log('\nOpen http://localhost:8080/ and reload: the answers go 1, 2, 3, 1, 2, 3.');
+  console.log('Press Ctrl-C to stop.\n');
+
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nShutting down…');
+    await lb.close();
+    for (const s of [server, ...servers]) s.closeAllConnections();
+    await Promise.all([server, ...servers].map((s) => new Promise((resolve) => s.close(resolve))));
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/__tests__'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  moduleNameMapper: { '^express-load-balance$': '<rootDir>/src/index.ts' },
+  testTimeout: 20_000,
+  // Tests start real servers; two workers fit the 2-core CI machine.
+  maxWorkers: 2,
+};

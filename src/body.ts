@@ -1,0 +1,81 @@
+import type { Request } from 'express';
+
+/**
+ * What is sent upstream as the request body: the client's own stream, a buffer
+ * re-serialised from a body an Express parser already read, or nothing.
+ */
+export type RequestBody = Request | Buffer | undefined;
+
+const EMPTY = Buffer.alloc(0);
+
+/** RFC 9112 §6.3: a request has a body only if it says so with Transfer-Encoding or Content-Length. */
+function hasBody(req: Request): boolean {
+  const { headers } = req;
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
+/**
+ * Chooses the body to forward. When `express.json()`, `urlencoded()`, `text()` or
+ * `raw()` ran before the balancer, the stream has been read to its end, so the parsed
+ * `req.body` is serialised again (http-proxy-middleware users have to do this by
+ * hand; here it just works). Otherwise the client's stream is piped through untouched.
+ */
+export function requestBody(req: Request): RequestBody {
+  if (!req.readableEnded) return hasBody(req) ? req : undefined;
+  if (!hasBody(req)) return undefined;
+  const parsed: unknown = req.body;
+  if (parsed === undefined) return EMPTY;
+  return serialize(parsed, req.headers['content-type']);
+}
+
+/** True when this body can be sent a second time (a retry): it was not streamed yet. */
+export function isReplayable(body: RequestBody): boolean {
+  return body === undefined || Buffer.isBuffer(body) || !body.readableDidRead;
+}
+
+function serialize(body: unknown, contentType: string | undefined): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return Buffer.from(body, charset(contentType));
+  if (contentType !== undefined && /urlencoded/i.test(contentType) && typeof body === 'object' && body !== null) {
+    return Buffer.from(formEncode(body as Record<string, unknown>));
+  }
+  return Buffer.from(JSON.stringify(body));
+}
+
+function charset(contentType: string | undefined): BufferEncoding {
+  const match = contentType === undefined ? null : /;\s*charset=["']?([\w-]+)/i.exec(contentType);
+  const name = match?.[1]?.toLowerCase();
+  if (name === 'iso-8859-1' || name === 'latin1') return 'latin1';
+  if (name === 'utf-16le') return 'utf16le';
+  return 'utf8';
+}
+
+/**
+ * Form-encodes what `express.urlencoded()` produced. Arrays of plain values repeat the
+ * key (`a=1&a=2`), which both the simple and the `qs` ("extended") parser read back as
+ * an array; nested objects use the `qs` bracket form (`a[b]=c`), which only the
+ * extended parser can have produced.
+ */
+function formEncode(body: Record<string, unknown>): string {
+  const pairs: string[] = [];
+  for (const key of Object.keys(body)) appendPairs(pairs, key, body[key], false);
+  return pairs.join('&');
+}
+
+function appendPairs(pairs: string[], key: string, value: unknown, nested: boolean): void {
+  if (value === undefined) return;
+  if (value === null) {
+    pairs.push(`${encodeURIComponent(key)}=`);
+  } else if (Array.isArray(value)) {
+    const flat = !nested && value.every((v) => v === null || typeof v !== 'object');
+    value.forEach((item, i) => appendPairs(pairs, flat ? key : `${key}[${i}]`, item, !flat));
+  } else if (typeof value === 'object') {
+    for (const inner of Object.keys(value)) {
+      appendPairs(pairs, `${key}[${inner}]`, (value as Record<string, unknown>)[inner], true);
+    }
+  } else {
+    pairs.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
+  }
+}

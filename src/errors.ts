@@ -1,0 +1,110 @@
+/**
+ * Errors the balancer passes to Express's `next(err)`.
+ *
+ * Each kind has its own class, an HTTP `status` (mirrored as `statusCode`, which
+ * Express's default error handler and most apps read) and a stable `code`
+ * string that is safe to branch on. A `Symbol.for` brand makes
+ * {@link isLoadBalanceError} work even when two copies of the package are loaded.
+ */
+
+const BRAND = Symbol.for('express-load-balance.error');
+
+/** The stable `code` strings carried by {@link LoadBalanceError}s. */
+export type LoadBalanceErrorCode =
+  | 'ELB_BAD_GATEWAY'
+  | 'ELB_GATEWAY_TIMEOUT'
+  | 'ELB_NO_TARGET'
+  | 'ELB_BAD_REQUEST';
+
+/**
+ * Base class of every run-time error the balancer produces.
+ * @public
+ */
+export class LoadBalanceError extends Error {
+  /** HTTP status the error should be answered with. */
+  readonly status: number;
+  /** Same as `status`, for handlers that read `statusCode`. */
+  readonly statusCode: number;
+  /** Stable machine-readable code, e.g. `'ELB_BAD_GATEWAY'`. */
+  readonly code: LoadBalanceErrorCode;
+  /** URL of the target that failed, when one was chosen. */
+  readonly target: string | undefined;
+  /** Express's default handler sends `err.message` to the client only when `expose` is true. */
+  readonly expose: boolean;
+
+  constructor(
+    message: string,
+    status: number,
+    code: LoadBalanceErrorCode,
+    target?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    this.status = status;
+    this.statusCode = status;
+    this.code = code;
+    this.target = target;
+    this.expose = status < 500;
+  }
+
+  /** @internal */
+  get [BRAND](): true {
+    return true;
+  }
+}
+
+/**
+ * 502: the chosen upstream could not be reached, reset the connection, or sent
+ * something that is not HTTP.
+ * @public
+ */
+export class BadGatewayError extends LoadBalanceError {
+  declare readonly code: 'ELB_BAD_GATEWAY';
+  constructor(message: string, target?: string, options?: { cause?: unknown }) {
+    super(message, 502, 'ELB_BAD_GATEWAY', target, options);
+  }
+}
+
+/**
+ * 504: the upstream did not send its response headers within `timeout` ms.
+ * @public
+ */
+export class GatewayTimeoutError extends LoadBalanceError {
+  declare readonly code: 'ELB_GATEWAY_TIMEOUT';
+  constructor(message: string, target?: string, options?: { cause?: unknown }) {
+    super(message, 504, 'ELB_GATEWAY_TIMEOUT', target, options);
+  }
+}
+
+/**
+ * 503: no target could take the request (none configured any more, or the
+ * strategy returned none).
+ * @public
+ */
+export class NoTargetError extends LoadBalanceError {
+  declare readonly code: 'ELB_NO_TARGET';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 503, 'ELB_NO_TARGET', undefined, options);
+  }
+}
+
+/**
+ * 400: the request cannot be forwarded safely (a path that climbs out of the
+ * target's base path, a `CONNECT` request).
+ * @public
+ */
+export class BadRequestError extends LoadBalanceError {
+  declare readonly code: 'ELB_BAD_REQUEST';
+  constructor(message: string) {
+    super(message, 400, 'ELB_BAD_REQUEST');
+  }
+}
+
+/**
+ * True for every error produced by this package, from any copy of it.
+ * @public
+ */
+export function isLoadBalanceError(err: unknown): err is LoadBalanceError {
+  return typeof err === 'object' && err !== null && (err as { [BRAND]?: unknown })[BRAND] === true;
+}

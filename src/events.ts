@@ -1,0 +1,102 @@
+import type { Request } from 'express';
+import type { Target } from './pool';
+
+/**
+ * Payload of the `proxyReq` event: a request is about to be sent upstream.
+ * @public
+ */
+export interface ProxyReqEvent {
+  readonly target: Target;
+  readonly req: Request;
+  readonly method: string;
+  /** Path and query sent upstream, base path included. */
+  readonly path: string;
+  /** 1 for the first attempt, 2 for the retry on a fresh connection. */
+  readonly attempt: number;
+}
+
+/**
+ * Payload of the `proxyRes` event: the upstream answered (its body may still be streaming).
+ * @public
+ */
+export interface ProxyResEvent {
+  readonly target: Target;
+  readonly req: Request;
+  readonly status: number;
+  /** Milliseconds from sending the request to the response headers. */
+  readonly durationMs: number;
+}
+
+/**
+ * Payload of the `error` event: an attempt failed, or an event listener threw.
+ * @public
+ */
+export interface ErrorEvent {
+  readonly error: Error;
+  readonly target?: Target;
+  readonly req?: Request;
+}
+
+/**
+ * The events a balancer emits, by name.
+ * @public
+ */
+export interface LoadBalanceEvents {
+  proxyReq: ProxyReqEvent;
+  proxyRes: ProxyResEvent;
+  error: ErrorEvent;
+}
+
+/**
+ * A listener of one event.
+ * @public
+ */
+export type Listener<K extends keyof LoadBalanceEvents> = (event: LoadBalanceEvents[K]) => void;
+
+type ListenerTable = { [K in keyof LoadBalanceEvents]: Listener<K>[] };
+
+/**
+ * Typed events with two guarantees Node's EventEmitter lacks: a listener that throws
+ * never breaks the request that emitted, and `error` with no listener is not fatal.
+ */
+export class Events {
+  private readonly listeners: ListenerTable = { proxyReq: [], proxyRes: [], error: [] };
+
+  on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): void {
+    const list = this.listeners[name];
+    if (list === undefined) throw new TypeError(`express-load-balance: unknown event "${String(name)}"`);
+    if (typeof listener !== 'function') throw new TypeError('express-load-balance: an event listener must be a function');
+    list.push(listener);
+  }
+
+  off<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): void {
+    const list = this.listeners[name];
+    const i = list === undefined ? -1 : list.indexOf(listener);
+    if (i !== -1) list.splice(i, 1);
+  }
+
+  /** Lets the hot path skip building a payload nobody listens to. */
+  has(name: keyof LoadBalanceEvents): boolean {
+    return this.listeners[name].length > 0;
+  }
+
+  emit<K extends keyof LoadBalanceEvents>(name: K, event: LoadBalanceEvents[K]): void {
+    const list = this.listeners[name];
+    for (let i = 0; i < list.length; i++) {
+      try {
+        list[i]!(event);
+      } catch (thrown) {
+        this.listenerThrew(name, thrown);
+      }
+    }
+  }
+
+  private listenerThrew(name: keyof LoadBalanceEvents, thrown: unknown): void {
+    const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+    if (name !== 'error' && this.has('error')) {
+      this.emit('error', { error });
+    } else {
+      process.emitWarning(error, { code: 'ELB_LISTENER_THREW', detail: `a "${name}" listener threw` });
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import type { AxiosInstance } from 'axios';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Balancer } from './balancer';
+import type { Listener, LoadBalanceEvents } from './events';
+import { normalizeOptions, type LoadBalanceOptions, type TargetInput } from './options';
+import type { TargetSnapshot } from './pool';
+import type { Strategy, StrategyFunction, StrategyName } from './strategies/types';
+
+/**
+ * The middleware `loadBalance()` returns: use it with `app.use(path, lb)`; the extra
+ * methods manage the balancer behind it.
+ * @public
+ */
+export interface LoadBalanceMiddleware extends RequestHandler {
+  (req: Request, res: Response, next: NextFunction): void;
+  /** Frees pooled sockets. Idempotent; later requests get a 503 `ELB_NO_TARGET`. */
+  close(): Promise<void>;
+  /** Subscribes to an event; a listener that throws never breaks a request. */
+  on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): LoadBalanceMiddleware;
+  /** Removes a listener added with `on`. */
+  off<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): LoadBalanceMiddleware;
+  /** A snapshot of every target and its counters. */
+  targets(): TargetSnapshot[];
+  /** The axios instance that sends upstream requests (add interceptors here). */
+  readonly axios: AxiosInstance;
+}
+
+/**
+ * Creates an Express middleware that spreads requests over `targets`.
+ *
+ * The upstream path is the target's base path followed by `req.url`, which Express has
+ * already stripped of the mount path: with `app.use('/api', lb)` and a target
+ * `http://h:3000/v1`, `GET /api/users?x=1` goes to `http://h:3000/v1/users?x=1`.
+ *
+ * Invalid options throw a `TypeError` naming the option. Upstream failures reach
+ * `next(err)` as {@link BadGatewayError} (502) or {@link GatewayTimeoutError} (504).
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { loadBalance } from 'express-load-balance';
+ *
+ * const app = express();
+ * app.use('/api', loadBalance({ targets: ['http://127.0.0.1:3000', 'http://127.0.0.1:3001'] }));
+ * app.listen(8080);
+ * ```
+ * @public
+ */
+export function loadBalance(options: LoadBalanceOptions): LoadBalanceMiddleware;
+/** Shorthand: `loadBalance(targets, strategy?)`. */
+export function loadBalance(
+  targets: readonly TargetInput[],
+  strategy?: StrategyName | StrategyFunction | Strategy,
+): LoadBalanceMiddleware;
+export function loadBalance(
+  optionsOrTargets: LoadBalanceOptions | readonly TargetInput[],
+  strategy?: StrategyName | StrategyFunction | Strategy,
+): LoadBalanceMiddleware {
+  let options: unknown = optionsOrTargets;
+  if (Array.isArray(optionsOrTargets)) {
+    options = strategy === undefined ? { targets: optionsOrTargets } : { targets: optionsOrTargets, strategy };
+  } else if (strategy !== undefined) {
+    throw new TypeError('express-load-balance: a strategy argument goes with a targets array; put it in the options object instead');
+  }
+  const balancer = new Balancer(normalizeOptions(options));
+
+  const middleware = ((req: Request, res: Response, next: NextFunction) =>
+    balancer.handle(req, res, next)) as LoadBalanceMiddleware;
+  return Object.assign(middleware, {
+    close: () => balancer.close(),
+    on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>) {
+      balancer.events.on(name, listener);
+      return middleware;
+    },
+    off<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>) {
+      balancer.events.off(name, listener);
+      return middleware;
+    },
+    targets: () => balancer.targets(),
+    axios: balancer.axios,
+  });
+}

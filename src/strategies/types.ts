@@ -1,0 +1,55 @@
+import type { Request } from 'express';
+import type { Target } from '../pool';
+
+/**
+ * How an attempt ended, as reported to {@link Strategy.onEnd}.
+ * @public
+ */
+export interface Outcome {
+  /** False when the upstream could not be reached, reset, or timed out. */
+  readonly ok: boolean;
+  /** The upstream's status code, when it answered. */
+  readonly status?: number;
+  /** Milliseconds from sending the request to the end of the response (or the failure). */
+  readonly durationMs: number;
+}
+
+/**
+ * A balancing strategy: picks the target for each request. The built-in strategies
+ * implement this same interface.
+ *
+ * `pick` receives the targets that may take a request (never empty) and must
+ * return one of them, or `undefined` to refuse the request with a 503.
+ *
+ * @example
+ * const firstHealthy: Strategy = { pick: (targets) => targets[0] };
+ * @public
+ */
+export interface Strategy<T extends Target = Target> {
+  pick(targets: readonly T[], req: Request): T | undefined;
+  /** Called when a request is sent to `target`. */
+  onStart?(target: T, req: Request): void;
+  /** Called exactly once per `onStart`, when that request has ended, however it ended. */
+  onEnd?(target: T, outcome: Outcome): void;
+}
+
+/**
+ * The short form of a custom strategy: `(targets, req) => target`.
+ * @public
+ */
+export type StrategyFunction = (targets: readonly Target[], req: Request) => Target | undefined;
+
+/**
+ * Names of the built-in strategies.
+ * @public
+ */
+export type StrategyName = 'round-robin' | 'random';
+
+/** What a strategy may use besides the targets: injected so tests can be deterministic. */
+export interface StrategyContext {
+  /** A number in [0, 1), like `Math.random`. */
+  readonly random: () => number;
+}
+
+/** Builds one strategy instance per balancer, so no two balancers share state. */
+export type StrategyFactory = (context: StrategyContext) => Strategy<import('../pool').TargetState>;

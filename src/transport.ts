@@ -1,0 +1,146 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import { AxiosError } from 'axios';
+import type { RequestBody } from './body';
+import type { TargetState } from './pool';
+
+/**
+ * Everything the transport needs for one upstream attempt, handed through axios's
+ * config under {@link HOP}. The host and port come from the target, never from a URL
+ * string, so nothing in the request can redirect it.
+ */
+export interface Hop {
+  readonly target: TargetState;
+  /** Path and query to send, already made safe by upstream-path.ts. */
+  readonly path: string;
+  readonly body: RequestBody;
+  /** ms without progress before the response headers arrive. */
+  readonly timeout: number;
+  /** Use a new connection that is closed afterwards, not one from the pool. */
+  readonly fresh: boolean;
+  /** Set by the transport once the request exists, so the caller can abort it. */
+  request: http.ClientRequest | undefined;
+}
+
+/** The key under which a {@link Hop} travels in the axios request config. */
+export const HOP = 'expressLoadBalanceHop';
+
+/** Where an attempt failed: decides whether it may be retried. */
+export type FailurePhase =
+  /** Nothing reached the upstream application: the connection was never made. */
+  | 'connect'
+  /** A pooled connection turned out closed before any response byte: the keep-alive race. */
+  | 'reused-socket'
+  /** The request may have reached the application. */
+  | 'sent'
+  /** No response headers within `timeout`. */
+  | 'timeout';
+
+/** The error the transport rejects with: an AxiosError (so axios interceptors see their usual type) plus where it failed. */
+export interface TransportError extends AxiosError {
+  phase: FailurePhase;
+}
+
+// Errors raised before a TCP connection exists: the request cannot have been seen.
+const CONNECT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
+
+function phaseOf(err: NodeJS.ErrnoException, request: http.ClientRequest, timedOut: boolean): FailurePhase {
+  if (timedOut) return 'timeout';
+  if (err.code !== undefined && CONNECT_CODES.has(err.code)) return 'connect';
+  // Node marks a request sent on a pooled socket with `reusedSocket`; a reset there
+  // before any response is the classic keep-alive race (the upstream closed the idle
+  // connection as we wrote to it), see the Node docs for `request.reusedSocket`.
+  if (request.reusedSocket && err.code !== undefined && RESET_CODES.has(err.code)) return 'reused-socket';
+  return 'sent';
+}
+
+/**
+ * The balancer's axios adapter: one `http.request` on the target's pooled agent, the
+ * body piped in, the response handed back as a stream. Axios's default Node adapter
+ * would re-parse the URL, add default headers, wrap redirects and decompression; a
+ * proxy hop needs none of that, and axios's config and interceptors still apply.
+ */
+export function createTransport(): AxiosAdapter {
+  return (config: InternalAxiosRequestConfig) =>
+    new Promise<AxiosResponse>((resolve, reject) => {
+      const hop = (config as unknown as Record<string, Hop | undefined>)[HOP];
+      if (hop === undefined) {
+        reject(new AxiosError('express-load-balance: request has no target', AxiosError.ERR_BAD_OPTION, config));
+        return;
+      }
+      const { target } = hop;
+      const secure = target.protocol === 'https:';
+      const agent = hop.fresh ? false : secure ? config.httpsAgent : config.httpAgent;
+      const request = (secure ? https : http).request({
+        protocol: target.protocol,
+        host: target.hostname,
+        port: target.port,
+        method: (config.method ?? 'get').toUpperCase(),
+        path: hop.path,
+        headers: config.headers.toJSON() as http.OutgoingHttpHeaders,
+        agent,
+      });
+      hop.request = request;
+
+      let settled = false;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        request.destroy(new Error(`no response headers within ${hop.timeout} ms`));
+      }, hop.timeout);
+
+      const { signal } = config;
+      const onAbort = (): void => void request.destroy(new Error('request aborted'));
+      if (signal !== undefined) {
+        if (signal.aborted) onAbort();
+        else (signal as AbortSignal).addEventListener('abort', onAbort, { once: true });
+      }
+      const cleanup = (): void => {
+        settled = true;
+        clearTimeout(timer);
+        (signal as AbortSignal | undefined)?.removeEventListener?.('abort', onAbort);
+      };
+
+      request.on('response', (upstream: http.IncomingMessage) => {
+        cleanup();
+        resolve({
+          data: upstream,
+          status: upstream.statusCode ?? 0,
+          statusText: upstream.statusMessage ?? '',
+          headers: upstream.headers as AxiosResponse['headers'],
+          config,
+          request,
+        });
+      });
+      request.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        cleanup();
+        const phase = phaseOf(err, request, timedOut);
+        const code = phase === 'timeout' ? AxiosError.ETIMEDOUT : (err.code ?? AxiosError.ERR_NETWORK);
+        const error = AxiosError.from(err, code, config, request) as TransportError;
+        error.phase = phase;
+        reject(error);
+      });
+
+      const { body } = hop;
+      if (body === undefined) {
+        request.end();
+      } else if (Buffer.isBuffer(body)) {
+        request.end(body);
+      } else {
+        // While the body flows, the wait for response headers has not begun.
+        body.on('data', () => timer.refresh());
+        body.pipe(request);
+        body.once('error', (err) => request.destroy(err));
+      }
+    });
+}

@@ -1,0 +1,84 @@
+/**
+ * Turns the request-target Express hands us into the path sent upstream.
+ *
+ * The upstream host and port never come from this string: the transport takes them
+ * from the chosen target, and this module only produces a path that starts with a
+ * single "/". That is why `//evil:1/x`, `/\evil`, `/@evil/` or an absolute-form
+ * `http://evil/` can never reach another host (axios's own SSRF advisories,
+ * CVE-2024-39338 and CVE-2025-27152, came from letting such strings become URLs).
+ */
+
+// RFC 9112 §3.2.2 absolute-form: Node passes it through as req.url, and Express's
+// router keeps the scheme://authority prefix when it strips a mount path.
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+const LEADING_SLASHES = /^[/\\]+/;
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/**
+ * Returns the path (with query) relative to the target's base path, always starting
+ * with exactly one "/", or `undefined` when dot-segments would climb above it.
+ */
+export function relativePath(url: string): string | undefined {
+  // Fast path: the usual "/users?x=1".
+  if (
+    url.charCodeAt(0) === 47 /* / */ &&
+    url.charCodeAt(1) !== 47 &&
+    url.charCodeAt(1) !== 92 /* \ */ &&
+    !url.includes('\\') &&
+    !url.includes('/.') &&
+    !url.includes('%2') &&
+    !url.includes('#')
+  ) {
+    return url;
+  }
+  return slowPath(url);
+}
+
+function slowPath(url: string): string | undefined {
+  let rest = url.replace(ABSOLUTE_FORM, '');
+  const hash = rest.indexOf('#');
+  if (hash !== -1) rest = rest.slice(0, hash);
+  const q = rest.indexOf('?');
+  let path = q === -1 ? rest : rest.slice(0, q);
+  const query = q === -1 ? '' : rest.slice(q);
+
+  // A backslash is not a URI character (RFC 3986 §2), and WHATWG parsers read it as
+  // "/": send it percent-encoded so no upstream can take it for a separator.
+  path = '/' + path.replace(LEADING_SLASHES, '').replace(/\\/g, '%5C');
+
+  if (DOT_SEGMENT.test(path)) {
+    const resolved = removeDotSegments(path);
+    if (resolved === undefined) return undefined;
+    path = resolved;
+  }
+  return path + query;
+}
+
+/**
+ * RFC 3986 §5.2.4 remove_dot_segments, also honouring %2e, which some upstreams decode
+ * before routing. Returns `undefined` if the path climbs above its root: nginx answers
+ * such a request with 400 and so do we, rather than guess what was meant.
+ */
+function removeDotSegments(path: string): string | undefined {
+  const segments = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i]!.replace(/%2e/gi, '.');
+    const last = i === segments.length - 1;
+    if (segment === '.') {
+      if (last) out.push('');
+    } else if (segment === '..') {
+      if (out.length === 0) return undefined;
+      out.pop();
+      if (last) out.push('');
+    } else {
+      out.push(segments[i]!);
+    }
+  }
+  return '/' + out.join('/');
+}
+
+/** Joins a target's base path ("" or "/v1") with a relative path from {@link relativePath}. */
+export function joinBasePath(basePath: string, relative: string): string {
+  return basePath === '' ? relative : basePath + relative;
+}
