@@ -115,14 +115,15 @@ describe('peak-ewma picks', () => {
     expect(a!.ewmaMs).toBeCloseTo(100 * Math.exp(-1) + 10 * (1 - Math.exp(-1)), 6);
   });
 
-  it.each([
+  it.each<{ setup: Array<{ ms: number | undefined; inFlight: number; weight?: number }>; expected: string; why: string }>([
     { setup: [{ ms: 10, inFlight: 0 }, { ms: 100, inFlight: 0 }], expected: 'a', why: 'the faster target' },
     { setup: [{ ms: 10, inFlight: 4 }, { ms: 20, inFlight: 0 }], expected: 'b', why: '10 ms × 5 loses to 20 ms × 1' },
     { setup: [{ ms: 10, inFlight: 1 }, { ms: 30, inFlight: 0 }], expected: 'a', why: '10 ms × 2 beats 30 ms × 1' },
     { setup: [{ ms: undefined, inFlight: 1 }, { ms: 500, inFlight: 3 }], expected: 'b', why: 'an unmeasured busy target is penalised' },
     { setup: [{ ms: undefined, inFlight: 0 }, { ms: 1, inFlight: 0 }], expected: 'a', why: 'an unmeasured idle target is tried' },
+    { setup: [{ ms: 10, inFlight: 0, weight: 3 }, { ms: 5, inFlight: 0 }], expected: 'a', why: 'cost per weight: 10 ms / 3 beats 5 ms / 1' },
   ])('$why: $expected', ({ setup, expected }) => {
-    const pool = makePool(setup.map(({ inFlight }) => ({ inFlight })));
+    const pool = makePool(setup.map(({ inFlight, weight }) => ({ inFlight, weight })));
     pool.targets.forEach((target, i) => {
       const ms = setup[i]!.ms;
       if (ms !== undefined) target.observeLatency(ms, 0);

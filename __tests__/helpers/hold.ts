@@ -2,21 +2,20 @@ import type { Express, Request, Response } from 'express';
 
 /**
  * An upstream route that holds each response until the test releases it: a target that
- * is "busy" for exactly as long as the test wants, with no timers.
+ * is "busy" for exactly as long as the test wants, with no timers. One holder can serve
+ * several upstreams; it remembers which one holds each request.
  */
 export class Holder {
-  readonly held: Response[] = [];
+  private readonly entries: Array<{ name: string; res: Response }> = [];
   private waiters: Array<{ count: number; resolve: () => void }> = [];
 
-  constructor(private readonly body = 'released') {}
-
-  /** Mounts the holding route at `path` on an upstream app. */
-  route(path: string): (app: Express) => void {
+  /** Mounts the holding route at `path` on the upstream called `name`. */
+  route(path: string, name = ''): (app: Express) => void {
     return (app) => {
       app.all(path, (_req: Request, res: Response) => {
-        this.held.push(res);
+        this.entries.push({ name, res });
         this.waiters = this.waiters.filter((waiter) => {
-          if (this.held.length < waiter.count) return true;
+          if (this.entries.length < waiter.count) return true;
           waiter.resolve();
           return false;
         });
@@ -24,20 +23,26 @@ export class Holder {
     };
   }
 
-  /** Resolves once `count` requests in total have arrived and are being held. */
+  /** Names of the upstreams holding a request, one entry per held request. */
+  get heldBy(): string[] {
+    return this.entries.map((entry) => entry.name);
+  }
+
+  /** Resolves once `count` requests are being held at the same time. */
   arrived(count: number): Promise<void> {
-    if (this.held.length >= count) return Promise.resolve();
+    if (this.entries.length >= count) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ count, resolve }));
   }
 
   /** Answers every request held so far. */
   releaseAll(): void {
-    for (const res of this.held.splice(0)) res.type('text/plain').send(this.body);
+    for (const { name, res } of this.entries.splice(0)) res.type('text/plain').send(`released by ${name}`);
   }
 
   /** Answers the oldest held request. */
   releaseOne(): void {
-    this.held.shift()?.type('text/plain').send(this.body);
+    const entry = this.entries.shift();
+    entry?.res.type('text/plain').send(`released by ${entry.name}`);
   }
 }
 
