@@ -1,0 +1,41 @@
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+const NAMES = ['a', 'b', 'c'];
+const SLOW_MS = 80;
+
+describe('peak-ewma', () => {
+  let upstreams: Upstream[] = [];
+  let balanced: Balanced | undefined;
+  afterEach(async () => {
+    await closeAll(balanced, ...upstreams);
+    balanced = undefined;
+    upstreams = [];
+  });
+
+  it('stops sending to a target within a request or two of it turning slow', async () => {
+    const slow = new Set<string>();
+    upstreams = await Promise.all(
+      NAMES.map((name) =>
+        startUpstream(name, (app) => {
+          // The upstream's own latency, not a wait in the test.
+          app.use((_req, _res, next) => void (slow.has(name) ? setTimeout(next, SLOW_MS) : next()));
+        }),
+      ),
+    );
+    // A short window so the warm-up's estimates (first connections included) fade fast.
+    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: 'peak-ewma', ewmaWindow: 1_000 });
+    const countB = (): number => upstreams[1]!.seen.length;
+
+    for (let i = 0; i < 30; i++) expect((await request(balanced.url)).status).toBe(200);
+    expect(countB()).toBeGreaterThan(0);
+
+    slow.add('b');
+    const before = countB();
+    for (let i = 0; i < 200 && countB() === before; i++) await request(balanced.url);
+    expect(countB()).toBe(before + 1);
+    // That one slow answer lifted b's estimate to ~80 ms at once; a and c answer in ~1 ms.
+    expect(balanced.lb.targets()[1]!.ewmaMs).toBeGreaterThan(SLOW_MS / 2);
+    for (let i = 0; i < 30; i++) expect((await request(balanced.url)).status).toBe(200);
+    expect(countB() - before).toBeLessThanOrEqual(2);
+  });
+});
