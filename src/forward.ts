@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
@@ -19,6 +19,22 @@ export interface ForwardContext {
   readonly timeout: number;
   /** Runs once the upstream's head is copied, before the body: sticky adds its cookie here. */
   readonly onResponseHead?: ((req: Request, res: Response, target: TargetState) => void) | undefined;
+}
+
+/**
+ * One attempt's {@link Hop}. A class rather than an object literal because axios
+ * deep-copies plain objects in its config: the transport would set `request` on a copy,
+ * and a client abort could not reach the upstream request until it answered or timed out.
+ */
+class Attempt implements Hop {
+  request: ClientRequest | undefined = undefined;
+  constructor(
+    readonly target: TargetState,
+    readonly path: string,
+    readonly body: RequestBody,
+    readonly timeout: number,
+    readonly fresh: boolean,
+  ) {}
 }
 
 /**
@@ -58,7 +74,7 @@ export class Exchange {
     this.attempt++;
     target.requests++;
     const path = joinBasePath(target.basePath, this.relative);
-    this.hop = { target, path, body: this.body, timeout: ctx.timeout, fresh, request: undefined };
+    this.hop = new Attempt(target, path, this.body, ctx.timeout, fresh);
     if (ctx.events.has('proxyReq')) {
       ctx.events.emit('proxyReq', { target, req: this.req, method: this.req.method, path, attempt: this.attempt });
     }

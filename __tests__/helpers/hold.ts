@@ -28,6 +28,11 @@ export class Holder {
     return this.entries.map((entry) => entry.name);
   }
 
+  /** The held responses, oldest first (to watch their `close`). */
+  get responses(): Response[] {
+    return this.entries.map((entry) => entry.res);
+  }
+
   /** Resolves once `count` requests are being held at the same time. */
   arrived(count: number): Promise<void> {
     if (this.entries.length >= count) return Promise.resolve();
