@@ -1,4 +1,4 @@
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 const NAMES = ['a', 'b', 'c'];
 const SLOW_MS = 80;
@@ -23,7 +23,7 @@ describe('peak-ewma', () => {
       ),
     );
     // A short window so the warm-up's estimates (first connections included) fade fast.
-    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: 'peak-ewma', ewmaWindow: 1_000 });
+    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: 'peak-ewma', ewmaWindow: 250 });
     const countB = (): number => upstreams[1]!.seen.length;
 
     for (let i = 0; i < 30; i++) expect((await request(balanced.url)).status).toBe(200);
@@ -31,11 +31,26 @@ describe('peak-ewma', () => {
 
     slow.add('b');
     const before = countB();
-    for (let i = 0; i < 200 && countB() === before; i++) await request(balanced.url);
+    for (let i = 0; i < 1_000 && countB() === before; i++) await request(balanced.url);
     expect(countB()).toBe(before + 1);
     // That one slow answer lifted b's estimate to ~80 ms at once; a and c answer in ~1 ms.
     expect(balanced.lb.targets()[1]!.ewmaMs).toBeGreaterThan(SLOW_MS / 2);
     for (let i = 0; i < 30; i++) expect((await request(balanced.url)).status).toBe(200);
     expect(countB() - before).toBeLessThanOrEqual(2);
+  });
+
+  it('does not mistake a target that refuses connections at once for a fast one', async () => {
+    upstreams = await Promise.all(['a', 'b'].map((name) => startUpstream(name)));
+    // A short window, so the estimates track steady-state latency rather than the
+    // first requests' connection set-up.
+    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: 'peak-ewma', ewmaWindow: 100 });
+    for (let i = 0; i < 30; i++) await request(balanced.url);
+    const dead = await listen((_req: unknown, res: { end(): void }) => res.end());
+    await dead.close(); // its port now refuses connections, faster than any upstream answers
+    balanced.lb.addTarget(dead.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await request(balanced.url)).status);
+    // Its first failure counts as slow as a timeout, so it is not tried again.
+    expect(statuses.filter((s) => s === 502)).toEqual([502]);
   });
 });
