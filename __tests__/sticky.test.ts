@@ -1,4 +1,5 @@
-import express from 'express';
+import express, { type Express } from 'express';
+import express4 from 'express4';
 import type { LoadBalanceOptions } from 'express-load-balance';
 import { closeAll, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
 
@@ -145,5 +146,12 @@ describe('sticky sessions', () => {
     expect((await request(two.url, { path: '/api/x', headers: { cookie } })).text).toBe(first.text);
     const unshared = await request(other.url, { path: '/api/x', headers: { cookie } });
     expect(setCookies(unshared)).toHaveLength(1);
+  });
+
+  it('round-trips on Express 4 too', async () => {
+    const front = await start({}, '/api', express4() as unknown as Express);
+    const first = await request(front.url, { path: '/api/x' });
+    const cookie = `lb_target=${stickyId(first)}`;
+    for (let i = 0; i < 4; i++) expect((await request(front.url, { path: '/api/x', headers: { cookie } })).text).toBe(first.text);
   });
 });

@@ -98,7 +98,7 @@ export class TargetState implements Target {
 
   /** Whether a response time was ever observed. */
   get measured(): boolean {
-    return this.ewmaAt === this.ewmaAt;
+    return !Number.isNaN(this.ewmaAt);
   }
 
   /**
