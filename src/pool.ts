@@ -35,7 +35,8 @@ export interface TargetSnapshot {
   readonly failures: number;
   /**
    * Peak-EWMA of this target's response time in ms, decayed to now (0 before its first
-   * response). Kept for every strategy; `'peak-ewma'` balances on it.
+   * response). A failed attempt counts as `timeout` ms. Kept for every strategy;
+   * `'peak-ewma'` balances on it.
    */
   readonly ewmaMs: number;
   /** Always true until health checks exist. */
