@@ -8,7 +8,7 @@ import type { Events } from './events';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import type { TargetState } from './pool';
 import type { Strategy } from './strategies/types';
-import { HOP, type Hop, type TransportError } from './transport';
+import { HOP, Hop, type TransportError } from './transport';
 import { joinBasePath } from './upstream-path';
 
 /** What an exchange needs from its balancer. */
@@ -56,7 +56,7 @@ export class Exchange {
     this.attempt++;
     target.requests++;
     const path = joinBasePath(target.basePath, this.relative);
-    this.hop = { target, path, body: this.body, timeout: ctx.timeout, fresh, request: undefined };
+    this.hop = new Hop(target, path, this.body, ctx.timeout, fresh);
     if (ctx.events.has('proxyReq')) {
       ctx.events.emit('proxyReq', { target, req: this.req, method: this.req.method, path, attempt: this.attempt });
     }

@@ -22,8 +22,8 @@ export interface RunningServer {
 }
 
 /** Starts a Node server on 127.0.0.1:0 and tracks its sockets so close() never hangs. */
-export async function listen(handler: http.RequestListener | Express): Promise<RunningServer> {
-  const server = http.createServer(handler as http.RequestListener);
+export async function listen(handler: http.RequestListener): Promise<RunningServer> {
+  const server = http.createServer(handler);
   const sockets: Socket[] = [];
   server.on('connection', (socket) => sockets.push(socket));
   server.listen(0, '127.0.0.1');
