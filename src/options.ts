@@ -88,12 +88,30 @@ function describe(value: unknown): string {
   return String(value);
 }
 
+// Node's timers (setTimeout, socket.setTimeout) treat anything above 2^31 - 1 ms as
+// 1 ms, with only a warning: a timeout of 30 days would fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function positiveNumber(option: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     fail(option, 'must be a positive, finite number', value);
   }
   return value;
+}
+
+function milliseconds(option: string, value: unknown, fallback: number): number {
+  const ms = positiveNumber(option, value, fallback);
+  if (ms > MAX_TIMER_MS) fail(option, `must be at most ${MAX_TIMER_MS} ms (Node's timer limit)`, value);
+  return ms;
+}
+
+/**
+ * Reads only the caller's own properties: a value inherited from the prototype chain
+ * (a polluted Object.prototype, say) must not become a setting.
+ */
+function own(object: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 /** Parses one target; throws a TypeError naming `targets[i]` when it is unusable. */
@@ -105,8 +123,8 @@ export function parseTarget(input: unknown, option: string): TargetSpec {
     for (const key of Object.keys(entry)) {
       if (key !== 'url' && key !== 'weight') fail(`${option}.${key}`, 'is not a target option (expected url, weight)', entry[key]);
     }
-    raw = entry.url;
-    weight = positiveNumber(`${option}.weight`, entry.weight, 1);
+    raw = own(entry, 'url');
+    weight = positiveNumber(`${option}.weight`, own(entry, 'weight'), 1);
     option = `${option}.url`;
   }
   if (typeof raw !== 'string') fail(option, 'must be an absolute http(s) URL string or { url, weight }', raw);
@@ -118,12 +136,15 @@ export function parseTarget(input: unknown, option: string): TargetSpec {
     fail(option, 'must be an absolute http(s) URL', raw);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(option, 'must use http: or https:', raw);
+  if (url.port === '0') fail(option, 'must not use port 0', raw);
   if (url.username !== '' || url.password !== '') fail(option, 'must not carry credentials', raw);
   // `new URL` drops an empty "?" or "#", so look at the raw text as well.
   if (url.search !== '' || raw.includes('?')) fail(option, 'must not have a query string', raw);
   if (url.hash !== '' || raw.includes('#')) fail(option, 'must not have a fragment', raw);
 
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
+  // Upstream paths are basePath + "/…"; one starting with "//" would read as a host.
+  if (basePath.startsWith('//')) fail(option, 'must not have a path starting with "//"', raw);
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const protocol = url.protocol;
   return Object.freeze({
@@ -166,14 +187,16 @@ export function normalizeOptions(options: unknown): BalancerConfig {
       );
     }
   }
-  const preserveHost = opts.preserveHost ?? DEFAULTS.preserveHost;
-  if (typeof preserveHost !== 'boolean') fail('preserveHost', 'must be a boolean', preserveHost);
+  // Only `undefined` means "use the default": a null is a mistake, reported like any other.
+  const strategy = own(opts, 'strategy');
+  const preserveHost = own(opts, 'preserveHost');
+  if (preserveHost !== undefined && typeof preserveHost !== 'boolean') fail('preserveHost', 'must be a boolean', preserveHost);
 
   return Object.freeze({
-    targets: Object.freeze(parseTargets(opts.targets)),
-    strategy: strategyFactory(opts.strategy ?? DEFAULTS.strategy),
-    timeout: positiveNumber('timeout', opts.timeout, DEFAULTS.timeout),
-    keepAliveTimeout: positiveNumber('keepAliveTimeout', opts.keepAliveTimeout, DEFAULTS.keepAliveTimeout),
-    preserveHost,
+    targets: Object.freeze(parseTargets(own(opts, 'targets'))),
+    strategy: strategyFactory(strategy === undefined ? DEFAULTS.strategy : strategy),
+    timeout: milliseconds('timeout', own(opts, 'timeout'), DEFAULTS.timeout),
+    keepAliveTimeout: milliseconds('keepAliveTimeout', own(opts, 'keepAliveTimeout'), DEFAULTS.keepAliveTimeout),
+    preserveHost: preserveHost ?? DEFAULTS.preserveHost,
   });
 }
