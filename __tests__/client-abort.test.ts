@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import http from 'node:http';
-import express, { type ErrorRequestHandler } from 'express';
-import { loadBalance, type LoadBalanceMiddleware } from 'express-load-balance';
-import { closeAll, listen, startUpstream, type RunningServer, type Upstream } from './helpers/servers';
+import type { LoadBalanceMiddleware } from 'express-load-balance';
+import { closeAll, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 describe('when the client goes away', () => {
   let upstream: Upstream;
-  let front: RunningServer;
+  let balanced: Balanced;
   let lb: LoadBalanceMiddleware;
   let appErrors: unknown[];
   let upstreamClosed: Promise<unknown>;
@@ -28,24 +27,13 @@ describe('when the client goes away', () => {
         markGot();
       });
     });
-    lb = loadBalance([upstream.url]);
-    appErrors = [];
-    const app = express();
-    app.use(lb);
-    const spy: ErrorRequestHandler = (err, _req, _res, next) => {
-      appErrors.push(err);
-      next(err);
-    };
-    app.use(spy);
-    front = await listen(app);
+    balanced = await startBalancer({ targets: [upstream.url] });
+    ({ lb, errors: appErrors } = balanced);
   });
-  afterEach(async () => {
-    await lb.close();
-    await closeAll(front, upstream);
-  });
+  afterEach(() => closeAll(balanced, upstream));
 
   it('aborts the upstream request at once while waiting for the response, and no error reaches the app', async () => {
-    const req = http.get(`${front.url}/slow`, { agent: false });
+    const req = http.get(`${balanced.url}/slow`, { agent: false });
     req.on('error', () => undefined);
     await upstreamGotRequest;
     req.destroy();
@@ -56,7 +44,7 @@ describe('when the client goes away', () => {
   });
 
   it('aborts the upstream response mid-body', async () => {
-    const req = http.get(`${front.url}/trickle`, { agent: false });
+    const req = http.get(`${balanced.url}/trickle`, { agent: false });
     req.on('error', () => undefined);
     const [res] = (await once(req, 'response')) as [http.IncomingMessage];
     res.on('error', () => undefined);

@@ -1,14 +1,12 @@
 import http from 'node:http';
-import express, { type ErrorRequestHandler } from 'express';
 import {
   BadGatewayError,
   GatewayTimeoutError,
   isLoadBalanceError,
-  loadBalance,
   type LoadBalanceMiddleware,
   type LoadBalanceOptions,
 } from 'express-load-balance';
-import { closeAll, listen, request, startUpstream, type RunningServer, type Upstream } from './helpers/servers';
+import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 /** A port with nothing listening on it: bound once, then released. */
 async function deadPort(): Promise<string> {
@@ -19,29 +17,19 @@ async function deadPort(): Promise<string> {
 
 describe('upstream failures become proper HTTP answers through next(err)', () => {
   let upstream: Upstream | undefined;
-  let front: RunningServer | undefined;
-  let lb: LoadBalanceMiddleware | undefined;
+  let balanced: Balanced | undefined;
+  let lb: LoadBalanceMiddleware;
   let caught: unknown[];
 
   afterEach(async () => {
-    await lb?.close();
-    await closeAll(front, upstream);
-    lb = front = upstream = undefined;
+    await closeAll(balanced, upstream);
+    balanced = upstream = undefined;
   });
 
   async function mount(options: LoadBalanceOptions): Promise<string> {
-    lb = loadBalance(options);
-    caught = [];
-    const app = express();
-    app.use(lb);
-    // Record what reached the app, then let Express's default handler answer.
-    const spy: ErrorRequestHandler = (err, _req, _res, next) => {
-      caught.push(err);
-      next(err);
-    };
-    app.use(spy);
-    front = await listen(app);
-    return front.url;
+    balanced = await startBalancer(options);
+    ({ lb, errors: caught } = balanced);
+    return balanced.url;
   }
 
   it('answers 502 ELB_BAD_GATEWAY when the target refuses the connection', async () => {
@@ -54,7 +42,7 @@ describe('upstream failures become proper HTTP answers through next(err)', () =>
     expect(err).toBeInstanceOf(BadGatewayError);
     expect(isLoadBalanceError(err)).toBe(true);
     expect([err.status, err.statusCode, err.code, err.target]).toEqual([502, 502, 'ELB_BAD_GATEWAY', target]);
-    expect(lb!.targets()[0]).toMatchObject({ inFlight: 0, requests: 1, failures: 1 });
+    expect(lb.targets()[0]).toMatchObject({ inFlight: 0, requests: 1, failures: 1 });
   });
 
   it('answers 504 ELB_GATEWAY_TIMEOUT when no response headers come within timeout, and hangs up on the upstream', async () => {
@@ -69,7 +57,7 @@ describe('upstream failures become proper HTTP answers through next(err)', () =>
     expect(caught[0]).toBeInstanceOf(GatewayTimeoutError);
     expect((caught[0] as GatewayTimeoutError).code).toBe('ELB_GATEWAY_TIMEOUT');
     await closed;
-    expect(lb!.targets()[0]).toMatchObject({ inFlight: 0, failures: 1 });
+    expect(lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 1 });
   });
 
   it('sends a request once and answers 502 when a fresh connection is reset before any response', async () => {
@@ -80,7 +68,7 @@ describe('upstream failures become proper HTTP answers through next(err)', () =>
     const res = await request(url, { method: 'POST', path: '/reset', headers: { 'content-type': 'text/plain' }, body: 'once' });
     expect(res.status).toBe(502);
     expect(upstream.seen.filter((r) => r.url === '/reset')).toHaveLength(1);
-    expect(lb!.targets()[0]).toMatchObject({ inFlight: 0, requests: 1, failures: 1 });
+    expect(lb.targets()[0]).toMatchObject({ inFlight: 0, requests: 1, failures: 1 });
   });
 
   it('breaks the client connection when the upstream dies mid-body, so a short body never looks complete', async () => {
@@ -104,15 +92,15 @@ describe('upstream failures become proper HTTP answers through next(err)', () =>
     expect(outcome).toBe('broken');
     expect(caught).toHaveLength(0);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(lb!.targets()[0]).toMatchObject({ inFlight: 0, failures: 1 });
+    expect(lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 1 });
   });
 
   it('reports failures on the error event, and a throwing listener breaks nothing', async () => {
     const target = await deadPort();
     const url = await mount({ targets: [target] });
     const seen: string[] = [];
-    lb!.on('error', ({ error }) => seen.push((error as BadGatewayError).code ?? error.message));
-    lb!.on('proxyReq', () => {
+    lb.on('error', ({ error }) => seen.push((error as BadGatewayError).code ?? error.message));
+    lb.on('proxyReq', () => {
       throw new Error('listener bug');
     });
     const res = await request(url);
