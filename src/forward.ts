@@ -1,4 +1,4 @@
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
@@ -8,7 +8,7 @@ import type { Events } from './events';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import type { TargetState } from './pool';
 import type { Strategy } from './strategies/types';
-import { HOP, type Hop, type TransportError } from './transport';
+import { HOP, Hop, type TransportError } from './transport';
 import { joinBasePath } from './upstream-path';
 
 /** What an exchange needs from its balancer. */
@@ -19,22 +19,6 @@ export interface ForwardContext {
   readonly timeout: number;
   /** Runs once the upstream's head is copied, before the body: sticky adds its cookie here. */
   readonly onResponseHead?: ((req: Request, res: Response, target: TargetState) => void) | undefined;
-}
-
-/**
- * One attempt's {@link Hop}. A class rather than an object literal because axios
- * deep-copies plain objects in its config: the transport would set `request` on a copy,
- * and a client abort could not reach the upstream request until it answered or timed out.
- */
-class Attempt implements Hop {
-  request: ClientRequest | undefined = undefined;
-  constructor(
-    readonly target: TargetState,
-    readonly path: string,
-    readonly body: RequestBody,
-    readonly timeout: number,
-    readonly fresh: boolean,
-  ) {}
 }
 
 /**
@@ -74,7 +58,7 @@ export class Exchange {
     this.attempt++;
     target.requests++;
     const path = joinBasePath(target.basePath, this.relative);
-    this.hop = new Attempt(target, path, this.body, ctx.timeout, fresh);
+    this.hop = new Hop(target, path, this.body, ctx.timeout, fresh);
     if (ctx.events.has('proxyReq')) {
       ctx.events.emit('proxyReq', { target, req: this.req, method: this.req.method, path, attempt: this.attempt });
     }

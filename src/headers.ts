@@ -64,10 +64,12 @@ export function upstreamRequestHeaders(
   out.host = preserveHost && clientHost !== undefined ? clientHost : target.hostHeader;
 
   // Like nginx's $proxy_add_x_forwarded_for: the incoming list, then the real peer.
-  // The peer comes from the socket, never from a header.
+  // The peer comes from the socket, never from a header. Headers set from here on are
+  // the balancer's own, so naming them in Connection cannot strip them; an incoming
+  // list the client named there is hop-by-hop like any other, and is not kept.
   const peer = req.socket.remoteAddress;
   if (peer !== undefined) {
-    const prior = incoming['x-forwarded-for'];
+    const prior = listed?.has('x-forwarded-for') ? undefined : incoming['x-forwarded-for'];
     out['x-forwarded-for'] = prior === undefined || prior === '' ? peer : `${prior}, ${peer}`;
   }
   out['x-forwarded-proto'] = (req.socket as TLSSocket).encrypted ? 'https' : 'http';

@@ -151,12 +151,30 @@ function describe(value: unknown): string {
   return String(value);
 }
 
+// Node's timers (setTimeout, socket.setTimeout) treat anything above 2^31 - 1 ms as
+// 1 ms, with only a warning: a timeout of 30 days would fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function positiveNumber(option: string, value: unknown, fallback: number, noun = 'option'): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     fail(option, 'must be a positive, finite number', value, noun);
   }
   return value;
+}
+
+function milliseconds(option: string, value: unknown, fallback: number): number {
+  const ms = positiveNumber(option, value, fallback);
+  if (ms > MAX_TIMER_MS) fail(option, `must be at most ${MAX_TIMER_MS} ms (Node's timer limit)`, value);
+  return ms;
+}
+
+/**
+ * Reads only the caller's own properties: a value inherited from the prototype chain
+ * (a polluted Object.prototype, say) must not become a setting.
+ */
+function own(object: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 /**
@@ -171,8 +189,8 @@ export function parseTarget(input: unknown, option: string, noun = 'option'): Ta
     for (const key of Object.keys(entry)) {
       if (key !== 'url' && key !== 'weight') fail(`${option}.${key}`, 'is not a target option (expected url, weight)', entry[key], noun);
     }
-    raw = entry.url;
-    weight = positiveNumber(`${option}.weight`, entry.weight, 1, noun);
+    raw = own(entry, 'url');
+    weight = positiveNumber(`${option}.weight`, own(entry, 'weight'), 1, noun);
     option = `${option}.url`;
   }
   if (typeof raw !== 'string') fail(option, 'must be an absolute http(s) URL string or { url, weight }', raw, noun);
@@ -184,12 +202,15 @@ export function parseTarget(input: unknown, option: string, noun = 'option'): Ta
     fail(option, 'must be an absolute http(s) URL', raw, noun);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(option, 'must use http: or https:', raw, noun);
+  if (url.port === '0') fail(option, 'must not use port 0', raw, noun);
   if (url.username !== '' || url.password !== '') fail(option, 'must not carry credentials', raw, noun);
   // `new URL` drops an empty "?" or "#", so look at the raw text as well.
   if (url.search !== '' || raw.includes('?')) fail(option, 'must not have a query string', raw, noun);
   if (url.hash !== '' || raw.includes('#')) fail(option, 'must not have a fragment', raw, noun);
 
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
+  // Upstream paths are basePath + "/…"; one starting with "//" would read as a host.
+  if (basePath.startsWith('//')) fail(option, 'must not have a path starting with "//"', raw, noun);
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const protocol = url.protocol;
   return Object.freeze({
@@ -232,24 +253,26 @@ export function normalizeOptions(options: unknown): BalancerConfig {
       );
     }
   }
-  const preserveHost = opts.preserveHost ?? DEFAULTS.preserveHost;
-  if (typeof preserveHost !== 'boolean') fail('preserveHost', 'must be a boolean', preserveHost);
-  const strategy = opts.strategy ?? DEFAULTS.strategy;
-  const hashKey = opts.hashKey;
+  // Only `undefined` means "use the default": a null is a mistake, reported like any other.
+  const strategyOption = own(opts, 'strategy');
+  const strategy = strategyOption === undefined ? DEFAULTS.strategy : strategyOption;
+  const preserveHost = own(opts, 'preserveHost');
+  if (preserveHost !== undefined && typeof preserveHost !== 'boolean') fail('preserveHost', 'must be a boolean', preserveHost);
+  const hashKey = own(opts, 'hashKey');
   if (hashKey !== undefined) {
     if (typeof hashKey !== 'function') fail('hashKey', 'must be a function (req) => string | undefined', hashKey);
     if (strategy !== 'consistent-hash') fail('hashKey', 'only applies to strategy "consistent-hash"', strategy);
   }
 
   return Object.freeze({
-    targets: Object.freeze(parseTargets(opts.targets)),
+    targets: Object.freeze(parseTargets(own(opts, 'targets'))),
     strategy: strategyFactory(strategy),
     hashKey: (hashKey as HashKey | undefined) ?? clientIp,
-    sticky: parseSticky(opts.sticky),
-    ewmaWindow: positiveNumber('ewmaWindow', opts.ewmaWindow, DEFAULTS.ewmaWindow),
-    timeout: positiveNumber('timeout', opts.timeout, DEFAULTS.timeout),
-    keepAliveTimeout: positiveNumber('keepAliveTimeout', opts.keepAliveTimeout, DEFAULTS.keepAliveTimeout),
-    preserveHost,
+    sticky: parseSticky(own(opts, 'sticky')),
+    ewmaWindow: positiveNumber('ewmaWindow', own(opts, 'ewmaWindow'), DEFAULTS.ewmaWindow),
+    timeout: milliseconds('timeout', own(opts, 'timeout'), DEFAULTS.timeout),
+    keepAliveTimeout: milliseconds('keepAliveTimeout', own(opts, 'keepAliveTimeout'), DEFAULTS.keepAliveTimeout),
+    preserveHost: preserveHost ?? DEFAULTS.preserveHost,
   });
 }
 
@@ -262,9 +285,10 @@ function parseSticky(input: unknown): StickyConfig | undefined {
   for (const key of Object.keys(sticky)) {
     if (key !== 'cookie' && key !== 'secret') fail(`sticky.${key}`, 'is not a sticky option (expected cookie, secret)', sticky[key]);
   }
-  const cookie = sticky.cookie ?? DEFAULTS.stickyCookie;
+  const cookieOption = own(sticky, 'cookie');
+  const cookie = cookieOption === undefined ? DEFAULTS.stickyCookie : cookieOption;
   if (typeof cookie !== 'string' || !COOKIE_NAME.test(cookie)) fail('sticky.cookie', 'must be a cookie name (an RFC 6265 token)', cookie);
-  const secret = sticky.secret;
+  const secret = own(sticky, 'secret');
   if (secret !== undefined && typeof secret !== 'string') fail('sticky.secret', 'must be a string', secret);
   if (typeof secret === 'string' && secret.length < 16) {
     // Never echo a secret into an error message (and so into logs).

@@ -9,18 +9,24 @@ import type { TargetState } from './pool';
  * Everything the transport needs for one upstream attempt, handed through axios's
  * config under {@link HOP}. The host and port come from the target, never from a URL
  * string, so nothing in the request can redirect it.
+ *
+ * A class, not an object literal: axios deep-copies plain objects it finds in a
+ * config, and the transport must write `request` back onto the caller's instance.
  */
-export interface Hop {
-  readonly target: TargetState;
-  /** Path and query to send, already made safe by upstream-path.ts. */
-  readonly path: string;
-  readonly body: RequestBody;
-  /** ms without progress before the response headers arrive. */
-  readonly timeout: number;
-  /** Use a new connection that is closed afterwards, not one from the pool. */
-  readonly fresh: boolean;
+export class Hop {
   /** Set by the transport once the request exists, so the caller can abort it. */
-  request: http.ClientRequest | undefined;
+  request: http.ClientRequest | undefined = undefined;
+
+  constructor(
+    readonly target: TargetState,
+    /** Path and query to send, already made safe by upstream-path.ts. */
+    readonly path: string,
+    readonly body: RequestBody,
+    /** ms without progress before the response headers arrive. */
+    readonly timeout: number,
+    /** Use a new connection that is closed afterwards, not one from the pool. */
+    readonly fresh: boolean,
+  ) {}
 }
 
 /** The key under which a {@link Hop} travels in the axios request config. */

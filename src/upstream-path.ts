@@ -13,6 +13,7 @@
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 const LEADING_SLASHES = /^[/\\]+/;
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+const ENCODED_DOT = /%2e/gi;
 
 /**
  * Returns the path (with query) relative to the target's base path, always starting
@@ -44,12 +45,15 @@ function slowPath(url: string): string | undefined {
 
   // A backslash is not a URI character (RFC 3986 §2), and WHATWG parsers read it as
   // "/": send it percent-encoded so no upstream can take it for a separator.
-  path = '/' + path.replace(LEADING_SLASHES, '').replace(/\\/g, '%5C');
+  path = '/' + path.replace(LEADING_SLASHES, '').replaceAll('\\', '%5C');
 
   if (DOT_SEGMENT.test(path)) {
     const resolved = removeDotSegments(path);
     if (resolved === undefined) return undefined;
-    path = resolved;
+    // Removing dot-segments can expose an empty segment at the front ("/.//evil" and
+    // "/a/..//evil" both become "//evil"), which an upstream resolving req.url against
+    // its own origin would read as a host: collapse it again.
+    path = '/' + resolved.replace(LEADING_SLASHES, '');
   }
   return path + query;
 }
@@ -63,7 +67,7 @@ function removeDotSegments(path: string): string | undefined {
   const segments = path.split('/');
   const out: string[] = [];
   for (let i = 1; i < segments.length; i++) {
-    const segment = segments[i]!.replace(/%2e/gi, '.');
+    const segment = segments[i]!.replace(ENCODED_DOT, '.');
     const last = i === segments.length - 1;
     if (segment === '.') {
       if (last) out.push('');

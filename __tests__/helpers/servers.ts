@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { loadBalance, type LoadBalanceMiddleware, type LoadBalanceOptions } from 'express-load-balance';
 
 /** What an upstream saw of one request. */
@@ -22,8 +22,8 @@ export interface RunningServer {
 }
 
 /** Starts a Node server on 127.0.0.1:0 and tracks its sockets so close() never hangs. */
-export async function listen(handler: http.RequestListener | Express): Promise<RunningServer> {
-  const server = http.createServer(handler as http.RequestListener);
+export async function listen(handler: http.RequestListener): Promise<RunningServer> {
+  const server = http.createServer(handler);
   const sockets: Socket[] = [];
   server.on('connection', (socket) => sockets.push(socket));
   server.listen(0, '127.0.0.1');
@@ -78,12 +78,15 @@ export interface Balanced {
   lb: LoadBalanceMiddleware;
   front: RunningServer;
   url: string;
+  /** Every error that reached the app through next(err), in order. */
+  errors: unknown[];
   close(): Promise<void>;
 }
 
 /**
  * Mounts a balancer on a fresh Express app at `mount`, with `before` middlewares
- * (body parsers, say) in front of it and Express's default error handler behind.
+ * (body parsers, say) in front of it; behind it, errors are recorded and then
+ * answered by Express's default error handler.
  */
 export async function startBalancer(
   options: LoadBalanceOptions,
@@ -92,11 +95,18 @@ export async function startBalancer(
   const lb = loadBalance(options);
   for (const middleware of before) app.use(middleware);
   app.use(mount, lb);
+  const errors: unknown[] = [];
+  const record: ErrorRequestHandler = (err, _req, _res, next) => {
+    errors.push(err);
+    next(err);
+  };
+  app.use(record);
   const front = await listen(app);
   return {
     lb,
     front,
     url: front.url,
+    errors,
     close: async () => {
       await lb.close();
       await front.close();

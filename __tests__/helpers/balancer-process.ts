@@ -1,0 +1,19 @@
+// A balancer in a process of its own, so a test can read its memory from /proc.
+// Usage: node --require tsx/cjs balancer-process.ts <target> [<target>...]
+// Prints "listening <port>" once ready; exits when its stdin closes.
+import express from 'express';
+import { loadBalance } from 'express-load-balance';
+
+const lb = loadBalance(process.argv.slice(2));
+const app = express();
+app.use(lb);
+const server = app.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  if (address !== null && typeof address === 'object') process.stdout.write(`listening ${address.port}\n`);
+});
+process.stdin.resume();
+process.stdin.on('end', () => {
+  void lb.close();
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+});

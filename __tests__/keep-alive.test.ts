@@ -1,0 +1,95 @@
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import express from 'express';
+import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
+
+describe('keep-alive connections to upstreams', () => {
+  let upstream: RunningServer | undefined;
+  let balanced: Balanced | undefined;
+  afterEach(async () => {
+    await closeAll(balanced, upstream);
+    balanced = upstream = undefined;
+  });
+
+  it('reuses one pooled connection for sequential requests', async () => {
+    upstream = await listen((_req, res) => res.end('ok'));
+    balanced = await startBalancer({ targets: [upstream.url] });
+    for (let i = 0; i < 5; i++) expect((await request(balanced.url)).text).toBe('ok');
+    expect(upstream.sockets).toHaveLength(1);
+  });
+
+  it('closes an idle pooled connection itself after keepAliveTimeout', async () => {
+    upstream = await listen((_req, res) => res.end('ok'));
+    // The upstream would keep the socket for a minute: only the balancer can close it sooner.
+    upstream.server.keepAliveTimeout = 60_000;
+    balanced = await startBalancer({ targets: [upstream.url], keepAliveTimeout: 100 });
+    await request(balanced.url);
+    const [socket] = upstream.sockets as [Socket];
+    const closedAt = Date.now();
+    if (!socket.destroyed) await once(socket, 'close');
+    expect(Date.now() - closedAt).toBeLessThan(30_000);
+    expect((await request(balanced.url)).text).toBe('ok');
+    expect(upstream.sockets).toHaveLength(2);
+  });
+
+  describe('when the upstream closes a pooled connection just as a request arrives (the keep-alive race)', () => {
+    // Each connection serves one request; the next request on the same connection is
+    // met with a reset, as when an upstream's idle timer fires at that very moment.
+    let handled: string[];
+    async function racingUpstream(): Promise<RunningServer> {
+      handled = [];
+      const served = new WeakSet<Socket>();
+      const app = express();
+      app.use(express.text({ type: '*/*' }));
+      app.use((req, res) => {
+        if (served.has(req.socket)) {
+          req.socket.destroy();
+          return;
+        }
+        served.add(req.socket);
+        handled.push(`${req.method} ${req.url} ${typeof req.body === 'string' ? req.body : ''}`.trim());
+        res.end(`served ${handled.length}`);
+      });
+      const running = await listen(app);
+      running.server.keepAliveTimeout = 60_000;
+      return running;
+    }
+
+    it('sends a GET again on a fresh connection: the client never sees the reset', async () => {
+      upstream = await racingUpstream();
+      balanced = await startBalancer({ targets: [upstream.url] });
+      expect((await request(balanced.url, { path: '/a' })).text).toBe('served 1');
+      expect((await request(balanced.url, { path: '/b' })).text).toBe('served 2');
+      expect(handled).toEqual(['GET /a', 'GET /b']);
+      expect(balanced.lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 0 });
+    });
+
+    it('sends a POST with a parsed body again too, exactly once, since it never reached the application', async () => {
+      upstream = await racingUpstream();
+      balanced = await startBalancer({ targets: [upstream.url] }, { before: [express.json()] });
+      await request(balanced.url, { path: '/warm' });
+      const res = await request(balanced.url, {
+        method: 'POST',
+        path: '/orders',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 7 }),
+      });
+      expect(res.text).toBe('served 2');
+      expect(handled).toEqual(['GET /warm', 'POST /orders {"id":7}']);
+    });
+
+    it('does not replay a streamed body it has already sent: 502 instead', async () => {
+      upstream = await racingUpstream();
+      balanced = await startBalancer({ targets: [upstream.url] });
+      await request(balanced.url, { path: '/warm' });
+      const res = await request(balanced.url, {
+        method: 'POST',
+        path: '/upload',
+        headers: { 'content-type': 'text/plain' },
+        body: 'streamed',
+      });
+      expect(res.status).toBe(502);
+      expect(handled).toEqual(['GET /warm']);
+    });
+  });
+});

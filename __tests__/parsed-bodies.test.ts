@@ -1,0 +1,72 @@
+import { gzipSync } from 'node:zlib';
+import express, { type RequestHandler } from 'express';
+import express4 from 'express4';
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+type Parsers = { json: () => RequestHandler; urlencoded: (o: { extended: boolean }) => RequestHandler; text: () => RequestHandler; raw: () => RequestHandler };
+
+describe.each([
+  ['Express 5', express as unknown as Parsers],
+  ['Express 4', express4 as unknown as Parsers],
+])('a body already parsed by %s', (_name, parsers) => {
+  let upstream: Upstream;
+  let balanced: Balanced | undefined;
+  beforeEach(async () => {
+    upstream = await startUpstream('1');
+  });
+  afterEach(() => closeAll(balanced, upstream));
+
+  async function post(parser: RequestHandler, contentType: string, body: string | Buffer, headers: Record<string, string> = {}) {
+    balanced = await startBalancer({ targets: [upstream.url] }, { mount: '/api', before: [parser] });
+    const res = await request(balanced.url, {
+      method: 'POST',
+      path: '/api/things',
+      headers: { 'content-type': contentType, ...headers },
+      body,
+    });
+    expect(res.status).toBe(200);
+    const seen = upstream.seen[0]!;
+    expect(seen.headers['content-length']).toBe(String(seen.body.length));
+    return seen;
+  }
+
+  it('forwards express.json() bodies as JSON with a correct Content-Length', async () => {
+    const seen = await post(parsers.json(), 'application/json', JSON.stringify({ name: 'zoë', n: [1, 2] }));
+    expect(JSON.parse(seen.body.toString('utf8'))).toEqual({ name: 'zoë', n: [1, 2] });
+    expect(seen.headers['content-type']).toBe('application/json');
+  });
+
+  it('forwards express.urlencoded() bodies, simple and extended', async () => {
+    const simple = await post(parsers.urlencoded({ extended: false }), 'application/x-www-form-urlencoded', 'a=1&b=x%20y&b=z');
+    expect(new URLSearchParams(simple.body.toString()).getAll('b')).toEqual(['x y', 'z']);
+    expect(new URLSearchParams(simple.body.toString()).get('a')).toBe('1');
+    await closeAll(balanced);
+    upstream.seen.length = 0;
+    const extended = await post(parsers.urlencoded({ extended: true }), 'application/x-www-form-urlencoded', 'user[name]=ann&user[tags][0]=x&user[tags][1]=y');
+    const params = new URLSearchParams(extended.body.toString());
+    expect(params.get('user[name]')).toBe('ann');
+    expect([params.get('user[tags][0]'), params.get('user[tags][1]')]).toEqual(['x', 'y']);
+  });
+
+  it('forwards express.text() bodies', async () => {
+    const seen = await post(parsers.text(), 'text/plain; charset=utf-8', 'hello, wörld');
+    expect(seen.body.toString('utf8')).toBe('hello, wörld');
+  });
+
+  it('forwards express.raw() bodies byte for byte', async () => {
+    const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 253, 254, 255]);
+    const seen = await post(parsers.raw(), 'application/octet-stream', bytes);
+    expect(seen.body.equals(bytes)).toBe(true);
+  });
+
+  it('drops a Content-Encoding the parser already undid', async () => {
+    const seen = await post(parsers.json(), 'application/json', gzipSync(JSON.stringify({ zipped: true })), { 'content-encoding': 'gzip' });
+    expect(seen.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(seen.body.toString())).toEqual({ zipped: true });
+  });
+
+  it('streams bodies the parsers did not read (another content type)', async () => {
+    const seen = await post(parsers.json(), 'text/csv', 'a,b\n1,2\n');
+    expect(seen.body.toString()).toBe('a,b\n1,2\n');
+  });
+});

@@ -1,0 +1,112 @@
+import express from 'express';
+import express4 from 'express4';
+import type { ErrorRequestHandler, Express } from 'express';
+import { isLoadBalanceError } from 'express-load-balance';
+import { rawGet } from './helpers/raw-client';
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+/** Answers a balancer error with its status and code, so tests can tell whose 400 it is. */
+const reportCode: ErrorRequestHandler = (err, _req, res, next) => {
+  if (!isLoadBalanceError(err)) return next(err);
+  res.status(err.status).type('text/plain').send(err.code);
+};
+
+describe.each([
+  ['Express 5', () => express()],
+  ['Express 4', () => express4() as unknown as Express],
+])('the upstream path on %s', (_express, createApp) => {
+  let open: Array<Balanced | Upstream> = [];
+  afterEach(async () => {
+    await closeAll(...open);
+    open = [];
+  });
+
+  async function setUp(mount: string, basePath: string): Promise<{ upstream: Upstream; balanced: Balanced }> {
+    const upstream = await startUpstream('real');
+    const app = createApp();
+    const balanced = await startBalancer({ targets: [upstream.url + basePath] }, { mount, app });
+    app.use(reportCode);
+    open.push(balanced, upstream);
+    return { upstream, balanced };
+  }
+
+  // [mount, target base path, client path, path the upstream gets]
+  it.each([
+    ['/', '', '/users?x=1', '/users?x=1'],
+    ['/', '/v1', '/users?x=1', '/v1/users?x=1'],
+    ['/api', '', '/api/users?x=1', '/users?x=1'],
+    ['/api', '/v1', '/api/users?x=1', '/v1/users?x=1'],
+    ['/api', '/api', '/api/users', '/api/users'],
+    ['/api', '/v1/', '/api/users?x=1', '/v1/users?x=1'],
+    ['/api', '/a/b//', '/api/users', '/a/b/users'],
+    ['/api', '', '/api', '/'],
+    ['/api', '/v1', '/api', '/v1/'],
+    ['/api', '/v1', '/api?x=1', '/v1/?x=1'],
+    ['/api', '', '/api/', '/'],
+    ['/', '', '/', '/'],
+    ['/api', '/v1', '/api/users/', '/v1/users/'],
+    ['/api', '', '/api/s?q=a%20b&q=c&r=/x/../y', '/s?q=a%20b&q=c&r=/x/../y'],
+    ['/api', '', '/api/a%2Fb/%E2%82%AC', '/a%2Fb/%E2%82%AC'],
+    ['/api', '/v1', '/api/@me', '/v1/@me'],
+  ])('mounted at %s with base path %j, sends %s as %s', async (mount, basePath, path, expected) => {
+    const { upstream, balanced } = await setUp(mount, basePath);
+
+    const response = await request(balanced.url, { path });
+
+    expect(response.status).toBe(200);
+    expect(upstream.seen.map((r) => r.url)).toEqual([expected]);
+  });
+
+  // Clients normalise dot-segments, so these go over a raw socket.
+  // [client path, path the upstream gets, or 400]
+  describe.each([
+    ['/api', '/v1'],
+    ['/', '/v1'],
+    ['/api', ''],
+  ])('with dot-segments, mounted at %s with base path %j', (mount, basePath) => {
+    const prefix = mount === '/' ? '' : mount;
+
+    it.each([
+      ['/x/../y', '/y'],
+      ['/x/./y', '/x/y'],
+      ['/./y', '/y'],
+      ['/x/%2e%2e/y', '/y'],
+      ['/x/%2E%2e/y', '/y'],
+      ['/x/.%2E/y', '/y'],
+      ['/x/%2e/y', '/x/y'],
+      ['/x/..', '/'],
+      ['/x/y/../..', '/'],
+      ['/x/../y?q=/../..', '/y?q=/../..'],
+      ['/x/..\\y', '/x/..%5Cy'],
+      ['/..%2Fadmin', '/..%2Fadmin'],
+      ['/..a/.b', '/..a/.b'],
+    ])('sends %s as base path + %s', async (path, expected) => {
+      const { upstream, balanced } = await setUp(mount, basePath);
+
+      const response = await rawGet(balanced.front.port, prefix + path);
+
+      expect(response.status).toBe(200);
+      expect(upstream.seen.map((r) => r.url)).toEqual([basePath + expected]);
+    });
+
+    it.each([
+      ['/../admin'],
+      ['/..'],
+      ['/%2e%2e/admin'],
+      ['/%2E%2e/'],
+      ['/.%2e'],
+      ['/x/../../admin'],
+      ['/x/%2e%2e/%2E%2E/admin'],
+      ['/./../admin'],
+      ['/\\..\\admin/../..'],
+    ])('refuses %s with 400, forwarding nothing', async (path) => {
+      const { upstream, balanced } = await setUp(mount, basePath);
+
+      const response = await rawGet(balanced.front.port, prefix + path);
+
+      expect(response.status).toBe(400);
+      expect(response.body).toContain('ELB_BAD_REQUEST');
+      expect(upstream.seen).toEqual([]);
+    });
+  });
+});
