@@ -112,6 +112,7 @@ describe('adding and removing targets while running', () => {
     });
     await removal;
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(balanced!.errors).toEqual([]);
     expect(sentAfterRemoval).toBe(0);
     expect(upstreams[3]!.seen.length).toBeGreaterThan(0);
     expect(lb.targets().map((t) => t.url)).toEqual([upstreams[0]!.url, upstreams[2]!.url, upstreams[3]!.url]);

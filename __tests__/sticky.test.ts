@@ -95,6 +95,7 @@ describe('sticky sessions', () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe(`${PREFIX}b`); // round robin's second pick: the cookie changed nothing
     expect(stickyId(res)).not.toBe(valid);
+    expect(front.errors).toEqual([]);
   });
 
   it('picks anew and resets the cookie when the pinned target has been removed', async () => {
