@@ -148,4 +148,26 @@ describe('in-flight counts go down exactly once per request', () => {
     expect(recorder.outcomes.map((o) => o.ok)).toEqual([true, false, true]);
     expect(inFlight(front)).toBe(0);
   });
+
+  it.each(['onStart', 'onEnd'] as const)('when a custom strategy %s throws: reported, request answered, count back to 0', async (hook) => {
+    upstream = await startUpstream('a');
+    let ended!: () => void;
+    const done = new Promise<void>((resolve) => (ended = resolve));
+    const strategy: Strategy = {
+      pick: (targets) => targets[0],
+      [hook]: () => {
+        throw new Error(`${hook} broke`);
+      },
+    };
+    balanced = await startBalancer({ targets: [upstream.url], strategy });
+    const reported: string[] = [];
+    balanced.lb.on('error', ({ error }) => {
+      reported.push(error.message);
+      if (hook === 'onEnd') ended();
+    });
+    expect((await request(balanced.url)).text).toBe('Response from server Test: a');
+    if (hook === 'onEnd') await done;
+    expect(reported).toEqual([`${hook} broke`]);
+    expect(inFlight(balanced)).toBe(0);
+  });
 });

@@ -18,18 +18,41 @@ import { relativePath } from './upstream-path';
 /**
  * The strategy as exchanges see it: before the balancer's strategy hears that a request
  * ended, the pool's own per-target state is brought up to date (latency estimate,
- * draining), so that happens once per request whatever strategy is in use.
+ * draining), so that happens once per request whatever strategy is in use. A custom
+ * strategy's onStart/onEnd that throws is reported, like a throwing event listener:
+ * it must neither break the request, nor leave the in-flight count up (a removal would
+ * then wait for ever), nor escape from a stream callback and crash the process.
  */
-function withPoolBookkeeping(strategy: Strategy<TargetState>, now: () => number, failedAsMs: number): Strategy<TargetState> {
+function withPoolBookkeeping(
+  strategy: Strategy<TargetState>,
+  now: () => number,
+  failedAsMs: number,
+  report: (error: unknown, target: TargetState) => void,
+): Strategy<TargetState> {
+  const { onStart, onEnd } = strategy;
   return {
     pick: (targets, req) => strategy.pick(targets, req),
-    onStart: strategy.onStart?.bind(strategy),
+    onStart:
+      onStart === undefined
+        ? undefined
+        : (target, req) => {
+            try {
+              onStart.call(strategy, target, req);
+            } catch (error) {
+              report(error, target);
+            }
+          },
     onEnd(target, outcome) {
       // A failure counts as slow as a timeout: a target that refuses connections answers
       // fast, and must not look like the fastest target to latency-aware balancing.
       target.observeLatency(outcome.ok ? outcome.durationMs : Math.max(outcome.durationMs, failedAsMs), now());
       target.requestEnded();
-      strategy.onEnd?.(target, outcome);
+      if (onEnd === undefined) return;
+      try {
+        onEnd.call(strategy, target, outcome);
+      } catch (error) {
+        report(error, target);
+      }
     },
   };
 }
@@ -61,7 +84,7 @@ export class Balancer implements ForwardContext {
       idSecret: config.sticky?.secret ?? randomBytes(32),
     });
     this.picker = config.strategy({ random: Math.random, now: this.now, hashKey: config.hashKey });
-    this.strategy = withPoolBookkeeping(this.picker, this.now, config.timeout);
+    this.strategy = withPoolBookkeeping(this.picker, this.now, config.timeout, (error, target) => this.strategyThrew(error, target));
     const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
     this.sticky = sticky;
     this.onResponseHead = sticky === undefined ? undefined : (req, res, target) => sticky.respond(req, res, target);
@@ -129,6 +152,12 @@ export class Balancer implements ForwardContext {
     }
     const candidates = this.pool.available();
     return candidates.length === 0 ? undefined : this.picker.pick(candidates, req);
+  }
+
+  private strategyThrew(thrown: unknown, target: TargetState): void {
+    const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+    if (this.events.has('error')) this.events.emit('error', { error, target });
+    else process.emitWarning(error, { code: 'ELB_STRATEGY_THREW', detail: `the strategy's onStart/onEnd threw for ${target.url}` });
   }
 
   targets(): TargetSnapshot[] {
