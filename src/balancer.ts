@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
@@ -7,11 +8,31 @@ import { BadRequestError, NoTargetError } from './errors';
 import { Events } from './events';
 import { Exchange, type ForwardContext } from './forward';
 import { upstreamRequestHeaders } from './headers';
-import type { BalancerConfig, XForwardedMode } from './options';
+import { parseTarget, type BalancerConfig, type XForwardedMode } from './options';
 import { Pool, type TargetSnapshot, type TargetState } from './pool';
+import { StickySessions } from './sticky';
 import type { Strategy } from './strategies/types';
 import { createTransport } from './transport';
 import { relativePath } from './upstream-path';
+
+/**
+ * The strategy as exchanges see it: before the balancer's strategy hears that a request
+ * ended, the pool's own per-target state is brought up to date (latency estimate,
+ * draining), so that happens once per request whatever strategy is in use.
+ */
+function withPoolBookkeeping(strategy: Strategy<TargetState>, now: () => number, failedAsMs: number): Strategy<TargetState> {
+  return {
+    pick: (targets, req) => strategy.pick(targets, req),
+    onStart: strategy.onStart?.bind(strategy),
+    onEnd(target, outcome) {
+      // A failure counts as slow as a timeout: a target that refuses connections answers
+      // fast, and must not look like the fastest target to latency-aware balancing.
+      target.observeLatency(outcome.ok ? outcome.durationMs : Math.max(outcome.durationMs, failedAsMs), now());
+      target.requestEnded();
+      strategy.onEnd?.(target, outcome);
+    },
+  };
+}
 
 /**
  * The object behind a `loadBalance()` middleware: its pool, strategy, connection
@@ -19,10 +40,15 @@ import { relativePath } from './upstream-path';
  */
 export class Balancer implements ForwardContext {
   readonly pool: Pool;
+  /** What exchanges report to; {@link picker} wrapped with the pool's bookkeeping. */
   readonly strategy: Strategy<TargetState>;
   readonly events = new Events();
   readonly axios: AxiosInstance;
   readonly timeout: number;
+  readonly onResponseHead: ((req: Request, res: Response, target: TargetState) => void) | undefined;
+  private readonly picker: Strategy<TargetState>;
+  private readonly sticky: StickySessions | undefined;
+  private readonly now: () => number;
   private readonly preserveHost: boolean;
   private readonly xForwarded: XForwardedMode;
   private readonly httpAgent: http.Agent;
@@ -30,8 +56,16 @@ export class Balancer implements ForwardContext {
   private closing: Promise<void> | undefined;
 
   constructor(config: BalancerConfig) {
-    this.pool = new Pool(config.targets);
-    this.strategy = config.strategy({ random: Math.random });
+    this.now = () => performance.now();
+    this.pool = new Pool(config.targets, {
+      ewmaWindow: config.ewmaWindow,
+      idSecret: config.sticky?.secret ?? randomBytes(32),
+    });
+    this.picker = config.strategy({ random: Math.random, now: this.now, hashKey: config.hashKey });
+    this.strategy = withPoolBookkeeping(this.picker, this.now, config.timeout);
+    const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
+    this.sticky = sticky;
+    this.onResponseHead = sticky === undefined ? undefined : (req, res, target) => sticky.respond(req, res, target);
     this.timeout = config.timeout;
     this.preserveHost = config.preserveHost;
     this.xForwarded = config.xForwarded;
@@ -72,8 +106,7 @@ export class Balancer implements ForwardContext {
       next(new BadRequestError('request path climbs above its root'));
       return;
     }
-    const candidates = this.pool.available();
-    const target = candidates.length === 0 ? undefined : this.strategy.pick(candidates, req);
+    const target = this.choose(req);
     if (target === undefined) {
       next(new NoTargetError('no target available'));
       return;
@@ -89,8 +122,34 @@ export class Balancer implements ForwardContext {
     new Exchange(this, req, res, next, target, relative, body, headers).start();
   }
 
+  /** The client's sticky target while it is still in the pool, else the strategy's pick. */
+  private choose(req: Request): TargetState | undefined {
+    if (this.sticky !== undefined) {
+      const id = this.sticky.read(req.headers.cookie);
+      const pinned = id === undefined ? undefined : this.pool.byStickyId(id);
+      if (pinned !== undefined) return pinned;
+    }
+    const candidates = this.pool.available();
+    return candidates.length === 0 ? undefined : this.picker.pick(candidates, req);
+  }
+
   targets(): TargetSnapshot[] {
-    return this.pool.targets.map((target) => target.snapshot());
+    const now = this.now();
+    return this.pool.targets.map((target) => target.snapshot(now));
+  }
+
+  addTarget(input: unknown): void {
+    this.pool.add(parseTarget(input, 'target', 'addTarget() argument'));
+  }
+
+  removeTarget(input: unknown): Promise<void> {
+    let url: string;
+    try {
+      url = parseTarget(input, 'target', 'removeTarget() argument').url;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.pool.remove(url);
   }
 
   close(): Promise<void> {

@@ -17,6 +17,8 @@ export interface ForwardContext {
   readonly strategy: Strategy<TargetState>;
   readonly events: Events;
   readonly timeout: number;
+  /** Runs once the upstream's head is copied, before the body: sticky adds its cookie here. */
+  readonly onResponseHead?: ((req: Request, res: Response, target: TargetState) => void) | undefined;
 }
 
 /**
@@ -94,6 +96,7 @@ export class Exchange {
       this.fail(new BadGatewayError(`${target.url} sent a response head that cannot be forwarded`, target.url, { cause }));
       return;
     }
+    ctx.onResponseHead?.(this.req, res, target);
     // pipeline() destroys the client response if the upstream body fails midway, so the
     // client sees a broken response rather than one that merely looks short.
     pipeline(upstream, res, (err) => {

@@ -1,7 +1,7 @@
 export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
-export type { LoadBalanceOptions, TargetInput } from './options';
+export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options';
 export type { Target, TargetSnapshot } from './pool';
-export type { Outcome, Strategy, StrategyFunction, StrategyName } from './strategies/types';
+export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './strategies/types';
 export type { ErrorEvent, Listener, LoadBalanceEvents, ProxyReqEvent, ProxyResEvent } from './events';
 export {
   BadGatewayError,

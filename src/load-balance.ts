@@ -19,8 +19,29 @@ export interface LoadBalanceMiddleware extends RequestHandler {
   on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): LoadBalanceMiddleware;
   /** Removes a listener added with `on`. */
   off<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): LoadBalanceMiddleware;
-  /** A snapshot of every target and its counters. */
+  /**
+   * A snapshot of every current target: `url`, `weight`, `inFlight`, `requests`,
+   * `failures`, `ewmaMs`, `healthy`. Targets being drained after removal are not listed.
+   */
   targets(): TargetSnapshot[];
+  /**
+   * Adds a target while the balancer runs; it can take the very next request. Checked
+   * like the `targets` option: a `TypeError` for an invalid URL or weight, or for a URL
+   * that is already a target.
+   *
+   * @example
+   * lb.addTarget({ url: 'http://10.0.0.7:3000', weight: 2 });
+   */
+  addTarget(target: TargetInput): void;
+  /**
+   * Removes a target while the balancer runs: it gets no new request from this moment
+   * (sticky clients included), and the promise resolves once its in-flight requests
+   * have finished. Rejects with a `TypeError` when `target` is not a current target.
+   *
+   * @example
+   * await lb.removeTarget('http://10.0.0.5:3000'); // safe to stop that server now
+   */
+  removeTarget(target: TargetInput): Promise<void>;
   /** The axios instance that sends upstream requests (add interceptors here). */
   readonly axios: AxiosInstance;
 }
@@ -77,6 +98,8 @@ export function loadBalance(
       return middleware;
     },
     targets: () => balancer.targets(),
+    addTarget: (target: TargetInput) => balancer.addTarget(target),
+    removeTarget: (target: TargetInput) => balancer.removeTarget(target),
     axios: balancer.axios,
   });
 }

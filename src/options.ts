@@ -1,5 +1,6 @@
+import type { Request } from 'express';
 import { strategyFactory } from './strategies';
-import type { Strategy, StrategyFactory, StrategyFunction, StrategyName } from './strategies/types';
+import type { HashKey, Strategy, StrategyFactory, StrategyFunction, StrategyName } from './strategies/types';
 
 /**
  * One upstream server: an absolute `http:` or `https:` URL, optionally with a base
@@ -7,6 +8,30 @@ import type { Strategy, StrategyFactory, StrategyFunction, StrategyName } from '
  * @public
  */
 export type TargetInput = string | { url: string; weight?: number };
+
+/**
+ * The `sticky` option: session affinity by cookie, on top of any strategy.
+ *
+ * The first response sets a cookie holding an opaque id of the target that served it
+ * (an HMAC of its URL, never the URL itself); later requests carrying it go to that
+ * target while it is still one of the targets. A missing, stale or forged cookie just
+ * means a normal pick and a new cookie.
+ *
+ * @example
+ * loadBalance({ targets, sticky: { cookie: 'lb_target' } });
+ * @public
+ */
+export interface StickyOptions {
+  /** Name of the cookie. An RFC 6265 token. Default `'lb_target'`. */
+  cookie?: string;
+  /**
+   * Key of the HMAC that makes the cookie's target id. Default: random per balancer,
+   * so cookies stop matching after a restart. Give every process the same secret
+   * (16+ characters) when several of them serve the same clients, so a cookie one
+   * process set is honoured by the others.
+   */
+  secret?: string;
+}
 
 /**
  * Options of {@link loadBalance}. Everything but `targets` is optional.
@@ -17,10 +42,24 @@ export interface LoadBalanceOptions {
   targets: readonly TargetInput[];
   /**
    * How the next target is chosen: `'round-robin'` (default, smooth weighted),
-   * `'random'` (weighted), a function `(targets, req) => target`, or an object
-   * implementing {@link Strategy}.
+   * `'random'`, `'least-connections'`, `'power-of-two'`, `'consistent-hash'`,
+   * `'peak-ewma'`, a function `(targets, req) => target`, or an object implementing
+   * {@link Strategy}.
    */
   strategy?: StrategyName | StrategyFunction | Strategy;
+  /**
+   * For `strategy: 'consistent-hash'` only: the key requests are hashed by. Default:
+   * the client IP (`req.ip`, which honours Express's `trust proxy`). A request whose
+   * key is `undefined` or `''` is balanced by round robin.
+   */
+  hashKey?: HashKey;
+  /** Send each client back to the target that served it first, by cookie. Off by default. */
+  sticky?: StickyOptions;
+  /**
+   * Milliseconds over which a target's response-time estimate (peak-EWMA) decays back
+   * after a slow response. Used by `'peak-ewma'`, shown by `lb.targets()`. Default 10 000.
+   */
+  ewmaWindow?: number;
   /**
    * Milliseconds to wait for the upstream's response headers, counted from when the
    * request is sent and restarted while its body is still flowing. Then 504. Default 30 000.
@@ -78,10 +117,20 @@ export interface TargetSpec {
 /** {@link LoadBalanceOptions.xForwarded} after validation; `'trust'` stands for "unset". */
 export type XForwardedMode = 'trust' | 'append' | 'replace' | false;
 
+/** The validated `sticky` option. */
+export interface StickyConfig {
+  readonly cookie: string;
+  /** The user's secret, or undefined for a random one per balancer. */
+  readonly secret: string | undefined;
+}
+
 /** The internal, validated, frozen configuration. Nothing downstream re-checks it. */
 export interface BalancerConfig {
   readonly targets: readonly TargetSpec[];
   readonly strategy: StrategyFactory;
+  readonly hashKey: HashKey;
+  readonly sticky: StickyConfig | undefined;
+  readonly ewmaWindow: number;
   readonly timeout: number;
   readonly keepAliveTimeout: number;
   readonly preserveHost: boolean;
@@ -92,6 +141,9 @@ export interface BalancerConfig {
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'targets',
   'strategy',
+  'hashKey',
+  'sticky',
+  'ewmaWindow',
   'timeout',
   'keepAliveTimeout',
   'preserveHost',
@@ -100,14 +152,25 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
 
 const DEFAULTS = {
   strategy: 'round-robin',
+  stickyCookie: 'lb_target',
+  ewmaWindow: 10_000,
   timeout: 30_000,
   keepAliveTimeout: 4_000,
   preserveHost: false,
   xForwarded: 'trust',
 } as const;
 
-function fail(option: string, expected: string, got: unknown): never {
-  throw new TypeError(`express-load-balance: option "${option}" ${expected}, got ${describe(got)}`);
+/** RFC 6265 §4.1.1: a cookie name is an RFC 2616 token. */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The default `hashKey`: the client address as Express sees it (honours `trust proxy`). */
+function clientIp(req: Request): string | undefined {
+  return req.ip;
+}
+
+/** `noun` says what is wrong: an option of loadBalance(), or an argument of a method. */
+function fail(option: string, expected: string, got: unknown, noun = 'option'): never {
+  throw new TypeError(`express-load-balance: ${noun} "${option}" ${expected}, got ${describe(got)}`);
 }
 
 function describe(value: unknown): string {
@@ -123,10 +186,10 @@ function describe(value: unknown): string {
 // 1 ms, with only a warning: a timeout of 30 days would fire at once.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function positiveNumber(option: string, value: unknown, fallback: number): number {
+function positiveNumber(option: string, value: unknown, fallback: number, noun = 'option'): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    fail(option, 'must be a positive, finite number', value);
+    fail(option, 'must be a positive, finite number', value, noun);
   }
   return value;
 }
@@ -145,37 +208,40 @@ function own(object: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
-/** Parses one target; throws a TypeError naming `targets[i]` when it is unusable. */
-export function parseTarget(input: unknown, option: string): TargetSpec {
+/**
+ * Parses one target; throws a TypeError naming it (`option "targets[i]"`, or with
+ * `noun` set, say, `addTarget() argument "target"`) when it is unusable.
+ */
+export function parseTarget(input: unknown, option: string, noun = 'option'): TargetSpec {
   let raw: unknown = input;
   let weight = 1;
   if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
     const entry = input as Record<string, unknown>;
     for (const key of Object.keys(entry)) {
-      if (key !== 'url' && key !== 'weight') fail(`${option}.${key}`, 'is not a target option (expected url, weight)', entry[key]);
+      if (key !== 'url' && key !== 'weight') fail(`${option}.${key}`, 'is not a target option (expected url, weight)', entry[key], noun);
     }
     raw = own(entry, 'url');
-    weight = positiveNumber(`${option}.weight`, own(entry, 'weight'), 1);
+    weight = positiveNumber(`${option}.weight`, own(entry, 'weight'), 1, noun);
     option = `${option}.url`;
   }
-  if (typeof raw !== 'string') fail(option, 'must be an absolute http(s) URL string or { url, weight }', raw);
+  if (typeof raw !== 'string') fail(option, 'must be an absolute http(s) URL string or { url, weight }', raw, noun);
 
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    fail(option, 'must be an absolute http(s) URL', raw);
+    fail(option, 'must be an absolute http(s) URL', raw, noun);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(option, 'must use http: or https:', raw);
-  if (url.port === '0') fail(option, 'must not use port 0', raw);
-  if (url.username !== '' || url.password !== '') fail(option, 'must not carry credentials', raw);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(option, 'must use http: or https:', raw, noun);
+  if (url.port === '0') fail(option, 'must not use port 0', raw, noun);
+  if (url.username !== '' || url.password !== '') fail(option, 'must not carry credentials', raw, noun);
   // `new URL` drops an empty "?" or "#", so look at the raw text as well.
-  if (url.search !== '' || raw.includes('?')) fail(option, 'must not have a query string', raw);
-  if (url.hash !== '' || raw.includes('#')) fail(option, 'must not have a fragment', raw);
+  if (url.search !== '' || raw.includes('?')) fail(option, 'must not have a query string', raw, noun);
+  if (url.hash !== '' || raw.includes('#')) fail(option, 'must not have a fragment', raw, noun);
 
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
   // Upstream paths are basePath + "/…"; one starting with "//" would read as a host.
-  if (basePath.startsWith('//')) fail(option, 'must not have a path starting with "//"', raw);
+  if (basePath.startsWith('//')) fail(option, 'must not have a path starting with "//"', raw, noun);
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const protocol = url.protocol;
   return Object.freeze({
@@ -219,20 +285,50 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     }
   }
   // Only `undefined` means "use the default": a null is a mistake, reported like any other.
-  const strategy = own(opts, 'strategy');
+  const strategyOption = own(opts, 'strategy');
+  const strategy = strategyOption === undefined ? DEFAULTS.strategy : strategyOption;
   const preserveHost = own(opts, 'preserveHost');
   if (preserveHost !== undefined && typeof preserveHost !== 'boolean') fail('preserveHost', 'must be a boolean', preserveHost);
   const xForwarded = own(opts, 'xForwarded');
   if (xForwarded !== undefined && xForwarded !== 'append' && xForwarded !== 'replace' && xForwarded !== false) {
     fail('xForwarded', "must be 'append', 'replace' or false (unset: follow the app's trust proxy setting)", xForwarded);
   }
+  const hashKey = own(opts, 'hashKey');
+  if (hashKey !== undefined) {
+    if (typeof hashKey !== 'function') fail('hashKey', 'must be a function (req) => string | undefined', hashKey);
+    if (strategy !== 'consistent-hash') fail('hashKey', 'only applies to strategy "consistent-hash"', strategy);
+  }
 
   return Object.freeze({
     targets: Object.freeze(parseTargets(own(opts, 'targets'))),
-    strategy: strategyFactory(strategy === undefined ? DEFAULTS.strategy : strategy),
+    strategy: strategyFactory(strategy),
+    hashKey: (hashKey as HashKey | undefined) ?? clientIp,
+    sticky: parseSticky(own(opts, 'sticky')),
+    ewmaWindow: positiveNumber('ewmaWindow', own(opts, 'ewmaWindow'), DEFAULTS.ewmaWindow),
     timeout: milliseconds('timeout', own(opts, 'timeout'), DEFAULTS.timeout),
     keepAliveTimeout: milliseconds('keepAliveTimeout', own(opts, 'keepAliveTimeout'), DEFAULTS.keepAliveTimeout),
     preserveHost: preserveHost ?? DEFAULTS.preserveHost,
     xForwarded: xForwarded ?? DEFAULTS.xForwarded,
   });
+}
+
+function parseSticky(input: unknown): StickyConfig | undefined {
+  if (input === undefined) return undefined;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    fail('sticky', 'must be an object { cookie?, secret? }', input);
+  }
+  const sticky = input as Record<string, unknown>;
+  for (const key of Object.keys(sticky)) {
+    if (key !== 'cookie' && key !== 'secret') fail(`sticky.${key}`, 'is not a sticky option (expected cookie, secret)', sticky[key]);
+  }
+  const cookieOption = own(sticky, 'cookie');
+  const cookie = cookieOption === undefined ? DEFAULTS.stickyCookie : cookieOption;
+  if (typeof cookie !== 'string' || !COOKIE_NAME.test(cookie)) fail('sticky.cookie', 'must be a cookie name (an RFC 6265 token)', cookie);
+  const secret = own(sticky, 'secret');
+  if (secret !== undefined && typeof secret !== 'string') fail('sticky.secret', 'must be a string', secret);
+  if (typeof secret === 'string' && secret.length < 16) {
+    // Never echo a secret into an error message (and so into logs).
+    throw new TypeError(`express-load-balance: option "sticky.secret" must be at least 16 characters, got ${secret.length}`);
+  }
+  return Object.freeze({ cookie, secret: secret as string | undefined });
 }

@@ -1,4 +1,8 @@
 import type { TargetState } from '../pool';
+import { consistentHash } from './consistent-hash';
+import { leastConnections } from './least-connections';
+import { peakEwma } from './peak-ewma';
+import { powerOfTwo } from './power-of-two';
 import { random } from './random';
 import { roundRobin } from './round-robin';
 import type { Strategy, StrategyFactory, StrategyName } from './types';
@@ -6,6 +10,10 @@ import type { Strategy, StrategyFactory, StrategyName } from './types';
 const BUILT_IN: Readonly<Record<StrategyName, StrategyFactory>> = {
   'round-robin': roundRobin,
   random,
+  'least-connections': leastConnections,
+  'power-of-two': powerOfTwo,
+  'consistent-hash': consistentHash,
+  'peak-ewma': peakEwma,
 };
 
 /** Turns the `strategy` option into a factory, or throws a TypeError naming it. */

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { Target } from '../pool';
+import type { Target, TargetState } from '../pool';
 
 /**
  * How an attempt ended, as reported to {@link Strategy.onEnd}.
@@ -43,13 +43,34 @@ export type StrategyFunction = (targets: readonly Target[], req: Request) => Tar
  * Names of the built-in strategies.
  * @public
  */
-export type StrategyName = 'round-robin' | 'random';
+export type StrategyName =
+  | 'round-robin'
+  | 'random'
+  | 'least-connections'
+  | 'power-of-two'
+  | 'consistent-hash'
+  | 'peak-ewma';
+
+/**
+ * The `hashKey` option of the `'consistent-hash'` strategy: the key a request is
+ * hashed by. `undefined` (or an empty string) means "no key": the request is
+ * balanced by round robin instead.
+ *
+ * @example
+ * const byUser: HashKey = (req) => req.get('x-user-id');
+ * @public
+ */
+export type HashKey = (req: Request) => string | undefined;
 
 /** What a strategy may use besides the targets: injected so tests can be deterministic. */
 export interface StrategyContext {
   /** A number in [0, 1), like `Math.random`. */
   readonly random: () => number;
+  /** Milliseconds on a monotonic clock, like `performance.now`. */
+  readonly now: () => number;
+  /** The consistent-hash key of a request (validated `hashKey` option, or the client IP). */
+  readonly hashKey: HashKey;
 }
 
 /** Builds one strategy instance per balancer, so no two balancers share state. */
-export type StrategyFactory = (context: StrategyContext) => Strategy<import('../pool').TargetState>;
+export type StrategyFactory = (context: StrategyContext) => Strategy<TargetState>;

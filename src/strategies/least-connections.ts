@@ -1,0 +1,33 @@
+import type { TargetState } from '../pool';
+import type { Strategy } from './types';
+
+/**
+ * nginx's `least_conn`: the target with the fewest in-flight requests relative to its
+ * weight (inFlight / weight, compared by cross-multiplying so no division rounds two
+ * equal loads apart). Ties go to smooth weighted round robin among the tied targets,
+ * as nginx does, so idle targets take turns (in weight proportion) instead of the
+ * first one taking everything.
+ */
+export function leastConnections(): Strategy<TargetState> {
+  return {
+    pick(targets) {
+      let least: TargetState | undefined;
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i]!;
+        if (least === undefined || target.inFlight * least.weight < least.inFlight * target.weight) least = target;
+      }
+      if (least === undefined) return undefined;
+      let best: TargetState | undefined;
+      let total = 0;
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i]!;
+        if (target.inFlight * least.weight !== least.inFlight * target.weight) continue;
+        target.currentWeight += target.weight;
+        total += target.weight;
+        if (best === undefined || target.currentWeight > best.currentWeight) best = target;
+      }
+      best!.currentWeight -= total;
+      return best;
+    },
+  };
+}
