@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { rawRequest } from './helpers/raw-client';
 import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
@@ -180,14 +181,29 @@ describe('request headers', () => {
     [['1.2.3.4'], '1.2.3.4, 127.0.0.1'],
     [['1.2.3.4, 10.0.0.1'], '1.2.3.4, 10.0.0.1, 127.0.0.1'],
     [['1.2.3.4', '10.0.0.1'], '1.2.3.4, 10.0.0.1, 127.0.0.1'],
-  ])('appends the peer address to X-Forwarded-For %j', async (incoming, expected) => {
-    const { upstream, balanced } = await setUp();
+  ])('appends the peer address to the X-Forwarded-For %j of a trusted proxy', async (incoming, expected) => {
+    upstream = await startUpstream('real');
+    const app = express();
+    app.set('trust proxy', true);
+    balanced = await startBalancer({ targets: [upstream.url] }, { app });
     const lines = incoming.map((value) => `\r\nX-Forwarded-For: ${value}`).join('');
 
     await rawRequest(balanced.front.port, `GET /h HTTP/1.1\r\nHost: front${lines}`);
 
     expect(upstream.seen[0]!.headers['x-forwarded-for']).toBe(expected);
   });
+
+  it.each([[['1.2.3.4']], [['1.2.3.4, 10.0.0.1']], [['1.2.3.4', '10.0.0.1']]])(
+    'sends only the peer address when trust proxy is off, whatever X-Forwarded-For %j says',
+    async (incoming) => {
+      const { upstream, balanced } = await setUp();
+      const lines = incoming.map((value) => `\r\nX-Forwarded-For: ${value}`).join('');
+
+      await rawRequest(balanced.front.port, `GET /h HTTP/1.1\r\nHost: front${lines}`);
+
+      expect(upstream.seen[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
+    },
+  );
 
   it('sets X-Forwarded-Proto to the scheme the client used and X-Forwarded-Host to its Host', async () => {
     const { upstream, balanced } = await setUp();

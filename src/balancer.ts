@@ -8,7 +8,7 @@ import { BadRequestError, NoTargetError } from './errors';
 import { Events } from './events';
 import { Exchange, type ForwardContext } from './forward';
 import { upstreamRequestHeaders } from './headers';
-import { parseTarget, type BalancerConfig } from './options';
+import { parseTarget, type BalancerConfig, type XForwardedMode } from './options';
 import { Pool, type TargetSnapshot, type TargetState } from './pool';
 import { StickySessions } from './sticky';
 import type { Strategy } from './strategies/types';
@@ -73,6 +73,7 @@ export class Balancer implements ForwardContext {
   private readonly sticky: StickySessions | undefined;
   private readonly now: () => number;
   private readonly preserveHost: boolean;
+  private readonly xForwarded: XForwardedMode;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private closing: Promise<void> | undefined;
@@ -90,6 +91,7 @@ export class Balancer implements ForwardContext {
     this.onResponseHead = sticky === undefined ? undefined : (req, res, target) => sticky.respond(req, res, target);
     this.timeout = config.timeout;
     this.preserveHost = config.preserveHost;
+    this.xForwarded = config.xForwarded;
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also
     // shortens it to one second under an upstream's `Keep-Alive: timeout=N` hint.
     const agentOptions = { keepAlive: true, timeout: config.keepAliveTimeout, scheduling: 'lifo' as const };
@@ -133,7 +135,7 @@ export class Balancer implements ForwardContext {
       return;
     }
     const body = requestBody(req);
-    const headers = upstreamRequestHeaders(req, target, this.preserveHost);
+    const headers = upstreamRequestHeaders(req, target, this.preserveHost, this.xForwarded);
     if (Buffer.isBuffer(body)) {
       // A parser already read the stream: the re-serialised body has its own length,
       // and body-parser undid any Content-Encoding.

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
+import type { LoadBalanceOptions, XForwardedMode } from './options';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy Keep-Alive, Proxy-Connection
@@ -42,53 +43,143 @@ export interface ForwardedHeadersTarget {
 }
 
 /**
+ * Express's compiled `trust proxy` setting (`app.get('trust proxy fn')`, built by
+ * proxy-addr): may the proxy at `addr`, `hop` hops from the balancer (0 = the socket
+ * peer), be believed about the hop before it?
+ */
+export type TrustProxy = (addr: string, hop: number) => boolean;
+
+const TRUST_NONE: TrustProxy = () => false;
+
+/** Express 4 and 5 both compile `trust proxy` into this setting, trusting nobody by default. */
+function trustProxyOf(req: Request): TrustProxy {
+  const fn: unknown = req.app?.get('trust proxy fn');
+  return typeof fn === 'function' ? (fn as TrustProxy) : TRUST_NONE;
+}
+
+/**
+ * Headers in which a proxy tells the next one about the client: the X-Forwarded-*
+ * family, RFC 7239's Forwarded, nginx's X-Real-IP. From a peer nobody trusts they are
+ * claims anyone can make, so they are not passed on.
+ */
+function isForwardingClaim(name: string): boolean {
+  return name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'x-real-ip';
+}
+
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The leftmost entry of a comma-separated list: the first proxy's view, as Express's req.protocol reads it. */
+function firstEntry(value: string | string[] | undefined): string | undefined {
+  const list = joined(value);
+  if (list === undefined) return undefined;
+  const comma = list.indexOf(',');
+  const first = (comma === -1 ? list : list.slice(0, comma)).trim();
+  return first === '' ? undefined : first;
+}
+
+/**
+ * X-Forwarded-For as far as `trust` believes it, then the socket peer. Read from the
+ * right, each entry was written by the hop after it: the peer (hop 0) vouches for the
+ * last entry, that entry, if trusted in turn, for the one before, and so on. The first
+ * untrusted address is kept (it is the client as far as anyone can tell) and nothing
+ * left of it is. This is the list behind Express's `req.ips`, plus the peer.
+ */
+export function trustedForwardedFor(peer: string, incoming: string | undefined, trust: TrustProxy): string {
+  if (incoming === undefined || incoming === '' || !trust(peer, 0)) return peer;
+  const entries = incoming.split(',');
+  let kept = peer;
+  let hop = 1;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const addr = entries[i]!.trim();
+    if (addr === '') continue;
+    kept = `${addr}, ${kept}`;
+    if (!trust(addr, hop++)) break;
+  }
+  return kept;
+}
+
+/**
  * Headers for the upstream request: the client's end-to-end headers, `Host` set to
- * the target (unless `preserveHost`), and X-Forwarded-For/-Proto/-Host.
+ * the target (unless `preserveHost`), and X-Forwarded-For/-Proto/-Host as `xForwarded`
+ * says (see {@link LoadBalanceOptions.xForwarded}).
  */
 export function upstreamRequestHeaders(
   req: Request,
   target: ForwardedHeadersTarget,
   preserveHost: boolean,
+  xForwarded: XForwardedMode = 'trust',
 ): UpstreamHeaders {
   const incoming: IncomingHttpHeaders = req.headers;
   const listed = connectionListed(incoming.connection);
+  // The peer comes from the socket, never from a header.
+  const peer = req.socket.remoteAddress;
+  const trust = xForwarded === 'trust' ? trustProxyOf(req) : TRUST_NONE;
+  // Express asks the same question for req.protocol and req.hostname: is the hop that
+  // sent this request a proxy the app trusts?
+  const peerTrusted = peer !== undefined && trust(peer, 0);
+  const keepClaims = xForwarded === 'append' || peerTrusted;
+
   const out: UpstreamHeaders = {};
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || REQUEST_ONLY_DROPPED.has(name)) continue;
     if (listed !== undefined && listed.has(name)) continue;
+    if (!keepClaims && isForwardingClaim(name)) continue;
     const value = incoming[name];
     if (value !== undefined) out[name] = value;
   }
 
   const clientHost = incoming.host;
   out.host = preserveHost && clientHost !== undefined ? clientHost : target.hostHeader;
-
-  // Like nginx's $proxy_add_x_forwarded_for: the incoming list, then the real peer.
-  // The peer comes from the socket, never from a header. Headers set from here on are
-  // the balancer's own, so naming them in Connection cannot strip them; an incoming
-  // list the client named there is hop-by-hop like any other, and is not kept.
-  const peer = req.socket.remoteAddress;
-  if (peer !== undefined) {
-    const prior = listed?.has('x-forwarded-for') ? undefined : incoming['x-forwarded-for'];
-    out['x-forwarded-for'] = prior === undefined || prior === '' ? peer : `${prior}, ${peer}`;
-  }
-  out['x-forwarded-proto'] = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
-  if (clientHost !== undefined) out['x-forwarded-host'] = clientHost;
   // axios adds a form Content-Type to bodiless POST/PUT/PATCH; a false value stops it
   // and is itself dropped before sending.
   if (out['content-type'] === undefined) out['content-type'] = false;
+  if (xForwarded === false) return out;
+
+  // From here on the headers are the balancer's own, so naming them in Connection
+  // cannot strip them; an incoming value the client named there is hop-by-hop like any
+  // other, and is not kept (it was not copied above).
+  const priorFor = joined(out['x-forwarded-for'] as string | string[] | undefined);
+  if (peer === undefined) delete out['x-forwarded-for'];
+  else if (xForwarded === 'append') out['x-forwarded-for'] = priorFor === undefined || priorFor === '' ? peer : `${priorFor}, ${peer}`;
+  else out['x-forwarded-for'] = trustedForwardedFor(peer, priorFor, trust);
+
+  const proto = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+  const host = clientHost === '' ? undefined : clientHost;
+  const forwardedHost = peerTrusted ? (firstEntry(out['x-forwarded-host'] as string | string[] | undefined) ?? host) : host;
+  out['x-forwarded-proto'] = peerTrusted ? (firstEntry(out['x-forwarded-proto'] as string | string[] | undefined) ?? proto) : proto;
+  if (forwardedHost === undefined) delete out['x-forwarded-host'];
+  else out['x-forwarded-host'] = forwardedHost;
   return out;
 }
 
 /**
+ * Characters Node's ServerResponse refuses in a reason phrase (it throws from
+ * writeHead, long after the head was copied). Node's own parser lets some through,
+ * a NUL among them.
+ */
+const INVALID_REASON_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
  * Copies the upstream's status and end-to-end headers onto the client response.
- * Repeated headers (several Set-Cookie, say) stay separate values.
+ * Repeated headers (several Set-Cookie, say) stay separate values. Throws, before
+ * touching `res`, when the status cannot be a final response.
  */
 export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse): void {
+  const status = upstream.statusCode ?? 0;
+  // Node's client hands 1xx other than 101 over as interim responses, so a 1xx here is
+  // a 101 nobody asked for: Upgrade is hop-by-hop and never forwarded, and a server
+  // must not switch protocols unasked (RFC 9110 §15.2.2). Below 100 is not HTTP
+  // (RFC 9110 §15) and Node's parser lets "099" through; writeHead would throw on it.
+  if (status < 200 || status > 999) throw new RangeError(`upstream status ${status} is not a final response`);
   const listed = connectionListed(upstream.headers.connection);
   const distinct = upstream.headersDistinct;
-  res.statusCode = upstream.statusCode ?? 502;
-  if (upstream.statusMessage) res.statusMessage = upstream.statusMessage;
+  res.statusCode = status;
+  // The reason phrase means nothing to a client (RFC 9112 §4): an unusable one is left
+  // out, and Node writes the standard one.
+  const reason = upstream.statusMessage;
+  if (reason && !INVALID_REASON_CHAR.test(reason)) res.statusMessage = reason;
   for (const name in distinct) {
     if (HOP_BY_HOP.has(name)) continue;
     if (listed !== undefined && listed.has(name)) continue;

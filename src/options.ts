@@ -73,6 +73,30 @@ export interface LoadBalanceOptions {
   keepAliveTimeout?: number;
   /** Send the client's `Host` header upstream instead of the target's host. Default false. */
   preserveHost?: boolean;
+  /**
+   * What the upstream learns about the client through X-Forwarded-For, -Proto and -Host.
+   *
+   * - unset (default): follow the app's `trust proxy` setting, as `req.ips` and
+   *   `req.protocol` do. The incoming X-Forwarded-For list is kept only as far as the
+   *   hops that reported it are trusted, then the socket peer is appended; -Proto and
+   *   -Host are taken from the client only when the peer is trusted. With `trust proxy`
+   *   off (Express's default) the upstream gets just the peer address, the scheme of
+   *   the client connection and its `Host`, and any other forwarding header the client
+   *   sent (X-Forwarded-*, Forwarded, X-Real-IP) is dropped.
+   * - `'append'`: keep the whole incoming X-Forwarded-For list and append the peer
+   *   (nginx's `$proxy_add_x_forwarded_for`); -Proto and -Host describe this hop.
+   *   Only safe when every client reaches the balancer through proxies you run.
+   * - `'replace'`: ignore whatever the client sent; X-Forwarded-For is the peer alone.
+   * - `false`: send no forwarding headers at all, and drop the client's.
+   *
+   * The peer address always comes from the socket, never from a header.
+   * @example
+   * ```ts
+   * app.set('trust proxy', 'loopback'); // an nginx on the same machine
+   * app.use('/api', loadBalance({ targets }));
+   * ```
+   */
+  xForwarded?: 'append' | 'replace' | false;
 }
 
 /** A validated target, before the pool turns it into live state. */
@@ -89,6 +113,9 @@ export interface TargetSpec {
   readonly basePath: string;
   readonly weight: number;
 }
+
+/** {@link LoadBalanceOptions.xForwarded} after validation; `'trust'` stands for "unset". */
+export type XForwardedMode = 'trust' | 'append' | 'replace' | false;
 
 /** The validated `sticky` option. */
 export interface StickyConfig {
@@ -107,6 +134,8 @@ export interface BalancerConfig {
   readonly timeout: number;
   readonly keepAliveTimeout: number;
   readonly preserveHost: boolean;
+  /** `'trust'` when the option is unset: follow the app's `trust proxy` setting. */
+  readonly xForwarded: XForwardedMode;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -118,6 +147,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'timeout',
   'keepAliveTimeout',
   'preserveHost',
+  'xForwarded',
 ]);
 
 const DEFAULTS = {
@@ -127,6 +157,7 @@ const DEFAULTS = {
   timeout: 30_000,
   keepAliveTimeout: 4_000,
   preserveHost: false,
+  xForwarded: 'trust',
 } as const;
 
 /** RFC 6265 §4.1.1: a cookie name is an RFC 2616 token. */
@@ -258,6 +289,10 @@ export function normalizeOptions(options: unknown): BalancerConfig {
   const strategy = strategyOption === undefined ? DEFAULTS.strategy : strategyOption;
   const preserveHost = own(opts, 'preserveHost');
   if (preserveHost !== undefined && typeof preserveHost !== 'boolean') fail('preserveHost', 'must be a boolean', preserveHost);
+  const xForwarded = own(opts, 'xForwarded');
+  if (xForwarded !== undefined && xForwarded !== 'append' && xForwarded !== 'replace' && xForwarded !== false) {
+    fail('xForwarded', "must be 'append', 'replace' or false (unset: follow the app's trust proxy setting)", xForwarded);
+  }
   const hashKey = own(opts, 'hashKey');
   if (hashKey !== undefined) {
     if (typeof hashKey !== 'function') fail('hashKey', 'must be a function (req) => string | undefined', hashKey);
@@ -273,6 +308,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     timeout: milliseconds('timeout', own(opts, 'timeout'), DEFAULTS.timeout),
     keepAliveTimeout: milliseconds('keepAliveTimeout', own(opts, 'keepAliveTimeout'), DEFAULTS.keepAliveTimeout),
     preserveHost: preserveHost ?? DEFAULTS.preserveHost,
+    xForwarded: xForwarded ?? DEFAULTS.xForwarded,
   });
 }
 

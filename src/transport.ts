@@ -127,6 +127,21 @@ export function createTransport(): AxiosAdapter {
           request,
         });
       });
+      // Node's client closes some requests with neither a response nor an error: a 101
+      // with Upgrade answering a request that asked for none is dropped that way. The
+      // attempt must still end, or the exchange would wait forever.
+      request.on('close', () => {
+        if (settled) return;
+        cleanup();
+        const error = new AxiosError(
+          'upstream closed the connection without a usable response',
+          AxiosError.ERR_BAD_RESPONSE,
+          config,
+          request,
+        ) as TransportError;
+        error.phase = 'sent';
+        reject(error);
+      });
       request.on('error', (err: NodeJS.ErrnoException) => {
         if (settled) return;
         cleanup();

@@ -3,19 +3,20 @@ import { startBalancer } from './balancer';
 import { startAppServers } from './servers';
 
 async function main(): Promise<void> {
-  const servers = await startAppServers();
-  const { server, lb } = await startBalancer();
-  console.log('\nOpen http://localhost:8080/ and reload: the answers go 1, 2, 3, 1, 2, 3.');
+  const apps = await startAppServers();
+  const { server, lb, port } = await startBalancer();
+  console.log(`\nOpen http://localhost:${port}/ and reload: the answers go 1, 2, 3, 1, 2, 3.`);
   console.log('Press Ctrl-C to stop.\n');
 
+  const servers = [server, ...apps.map((app) => app.server)];
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     console.log('\nShutting down…');
     await lb.close();
-    for (const s of [server, ...servers]) s.closeAllConnections();
-    await Promise.all([server, ...servers].map((s) => new Promise((resolve) => s.close(resolve))));
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -1,0 +1,134 @@
+// The tutorial in examples/tutorial, as README.md tells users to run it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BALANCER_PORT, startBalancer, type RunningBalancer } from '../examples/tutorial/balancer';
+import { APP_PORTS, startAppServers, type AppServer } from '../examples/tutorial/servers';
+import { request } from './helpers/servers';
+
+const REPO = path.resolve(__dirname, '..');
+const answer = (n: number) => `Response from server Test: ${n}`;
+
+function closeServer({ server }: { server: import('node:http').Server }): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+describe('the tutorial example, in process', () => {
+  let apps: AppServer[] = [];
+  let balancer: RunningBalancer | undefined;
+
+  beforeEach(() => {
+    // The example narrates what it starts; the test output does not need it.
+    jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  });
+
+  afterEach(async () => {
+    await balancer?.lb.close();
+    await Promise.all([...apps, ...(balancer ? [balancer] : [])].map(closeServer));
+    apps = [];
+    balancer = undefined;
+    jest.restoreAllMocks();
+  });
+
+  it('answers 1, 2, 3, 1, 2, 3 and answers a POST too', async () => {
+    apps = await startAppServers([0, 0, 0]);
+    balancer = await startBalancer(apps.map((app) => app.url), 0);
+    expect(apps.map((app) => app.port)).not.toContain(0);
+    expect(balancer.port).not.toBe(0);
+    const url = `http://127.0.0.1:${balancer.port}`;
+
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) answers.push((await request(url, { path: '/' })).text);
+    expect(answers).toEqual([1, 2, 3, 1, 2, 3].map(answer));
+
+    const posted = await request(url, {
+      method: 'POST',
+      path: '/orders',
+      headers: { 'content-type': 'text/plain' },
+      body: 'one pizza',
+    });
+    expect(posted.status).toBe(200);
+    expect(posted.text).toBe(answer(1));
+  });
+});
+
+/**
+ * Ports the tutorial needs that something else holds. Checked synchronously, in a child
+ * process, because jest decides which tests to skip before any of them runs.
+ */
+function busyTutorialPorts(): number[] {
+  const probe = `
+    const net = require('node:net');
+    const ports = ${JSON.stringify([...APP_PORTS, BALANCER_PORT])};
+    Promise.all(ports.map((port) => new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(port));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(undefined)));
+    }))).then((busy) => console.log(JSON.stringify(busy.filter((p) => p !== undefined))));
+  `;
+  const result = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+  return JSON.parse(result.stdout) as number[];
+}
+
+const busy = busyTutorialPorts();
+const itWithFreePorts = busy.length === 0 ? it : it.skip;
+const skipNote =
+  busy.length === 0 ? '' : ` (skipped: ${busy.length === 1 ? 'port' : 'ports'} ${busy.join(', ')} in use on this machine)`;
+
+describe('npm run example', () => {
+  let child: ChildProcess | undefined;
+
+  afterAll(() => {
+    // The child leads its own process group: end the tutorial and tsx together.
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      process.kill(-child.pid, 'SIGKILL');
+    }
+  });
+
+  itWithFreePorts(`starts the tutorial, answers 1, 2, 3 and stops with code 0 on Ctrl-C${skipNote}`, async () => {
+    // `npm run example` runs this script; npm itself is left out because, on Ctrl-C, it
+    // dies of the signal instead of reporting its child's exit code.
+    const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const [bin, ...args] = pkg.scripts.example!.split(' ');
+    expect(bin).toBe('tsx');
+    const tsx = path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+    const started = spawn(process.execPath, [tsx, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
+    let output = '';
+    started.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    started.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = once(started, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+
+    const ready = await new Promise<boolean>((resolve) => {
+      const onData = (): void => {
+        if (output.includes('Open http://localhost:8080/')) resolve(true);
+      };
+      started.stdout!.on('data', onData);
+      void exited.then(() => resolve(false));
+    });
+    if (!ready && output.includes('EADDRINUSE')) {
+      // Another run took the ports between the check above and now.
+      console.warn(`npm run example could not be tested: ${output}`);
+      return;
+    }
+    if (!ready) throw new Error(`the example exited before it was ready:\n${output}`);
+
+    const answers: string[] = [];
+    for (let i = 0; i < 3; i++) answers.push((await request('http://127.0.0.1:8080', { path: '/' })).text);
+    expect(answers).toEqual([1, 2, 3].map(answer));
+
+    // Ctrl-C in a terminal signals the whole foreground process group.
+    process.kill(-started.pid!, 'SIGINT');
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = await Promise.race([
+      exited,
+      new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), 10_000))),
+    ]);
+    clearTimeout(timer);
+    expect({ exit: bounded, output }).toEqual({ exit: [0, null], output: expect.stringContaining('Shutting down') as string });
+  });
+});

@@ -1,0 +1,374 @@
+// The package as users get it: packed into a tarball, installed into an app outside this
+// repository (so nothing can resolve through the repository's own node_modules), then used
+// from CommonJS, from ESM and from TypeScript.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+const REPO = path.resolve(__dirname, '..');
+const TSC = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+const { version } = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+
+// Packing and installing take a few seconds on a warm npm cache, more on a cold one.
+jest.setTimeout(180_000);
+
+/** The run-time exports, in the order `Object.keys(...).sort()` gives. */
+const RUNTIME_EXPORTS = [
+  'BadGatewayError',
+  'BadRequestError',
+  'GatewayTimeoutError',
+  'LoadBalanceError',
+  'NoTargetError',
+  'isLoadBalanceError',
+  'loadBalance',
+];
+
+/** Left out of the copy that is packed: installed or generated, like in a fresh clone. */
+const NOT_COPIED = new Set(['node_modules', '.git', 'dist', 'coverage', '.tmp']);
+
+let work = '';
+let app = '';
+let tarballFiles: string[] = [];
+
+/** Runs a command; on failure the error carries its whole output. */
+async function run(file: string, args: string[], cwd: string): Promise<string> {
+  const env = { ...process.env };
+  // Resolution must go through the app's node_modules only.
+  delete env.NODE_PATH;
+  try {
+    const { stdout } = await exec(file, args, { cwd, env, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (error) {
+    const { stdout = '', stderr = '', signal } = error as { stdout?: string; stderr?: string; signal?: string };
+    const how = signal ? `was killed (${signal}): did it hang?` : 'failed';
+    throw new Error(`${file} ${args.join(' ')} ${how} in ${cwd}:\n${stdout}\n${stderr}`);
+  }
+}
+
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'elb-package-'));
+
+  // Pack from a copy of the working tree without dist/, so that `npm pack` has to build
+  // through `prepack`, as `npm publish` does, and so that this test never races another
+  // run over the repository's dist/.
+  const stage = path.join(work, 'stage');
+  fs.cpSync(REPO, stage, {
+    recursive: true,
+    filter: (source) =>
+      path.dirname(source) !== REPO || (!NOT_COPIED.has(path.basename(source)) && !source.endsWith('.tgz')),
+  });
+  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
+  const packed = path.join(work, 'packed');
+  fs.mkdirSync(packed);
+  await run('npm', ['pack', '--pack-destination', packed], stage);
+  const [tarball, ...others] = fs.readdirSync(packed);
+  expect(others).toEqual([]);
+  expect(tarball).toBe(`express-load-balance-${version}.tgz`);
+  const tarballPath = path.join(packed, tarball!);
+  tarballFiles = (await run('tar', ['tzf', tarballPath], work))
+    .split('\n')
+    .filter((line) => line !== '' && !line.endsWith('/'))
+    .map((line) => line.replace(/^package\//, ''))
+    .sort();
+
+  app = path.join(work, 'app');
+  fs.mkdirSync(app);
+  writeFiles(app, CONSUMER_FILES);
+  await run(
+    'npm',
+    ['install', tarballPath, 'express@5', '@types/express@5', '@types/node@20', '--no-audit', '--no-fund', '--prefer-offline'],
+    app,
+  );
+});
+
+afterAll(() => {
+  if (work !== '') fs.rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+});
+
+describe('the published package', () => {
+  it('holds the builds, their types and the docs, and nothing else', () => {
+    expect(tarballFiles).toEqual(
+      expect.arrayContaining([
+        'CHANGELOG.md',
+        'LICENSE',
+        'README.md',
+        'dist/index.d.mts',
+        'dist/index.d.ts',
+        'dist/index.js',
+        'dist/index.mjs',
+        'package.json',
+      ]),
+    );
+    // No sources, tests, examples, CI scripts, configs or benchmarks.
+    expect(tarballFiles.filter((file) => !/^(dist\/[^/]+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file))).toEqual([]);
+  });
+
+  it('brings axios as a dependency and leaves express to the app', () => {
+    const installed = JSON.parse(
+      fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8'),
+    ) as { dependencies: Record<string, string>; peerDependencies: Record<string, string> };
+    expect(Object.keys(installed.dependencies)).toEqual(['axios']);
+    expect(Object.keys(installed.peerDependencies)).toEqual(['express']);
+    expect(fs.existsSync(path.join(app, 'node_modules', 'axios', 'package.json'))).toBe(true);
+    expect(fs.existsSync(path.join(app, 'node_modules', 'express-load-balance', 'node_modules', 'express'))).toBe(false);
+  });
+
+  it('works from CommonJS', async () => {
+    const report = JSON.parse(await run(process.execPath, ['consumer.cjs'], app)) as unknown;
+    expect(report).toEqual({
+      resolved: 'node_modules/express-load-balance/dist/index.js',
+      exports: RUNTIME_EXPORTS,
+      hasDefault: false,
+      version,
+      deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      answers: ['200 upstream 1 got /users?id=7', '200 upstream 2 got /users?id=7'],
+      failure: '502 BadGatewayError ELB_BAD_GATEWAY',
+    });
+  });
+
+  it('works from ESM, and its errors are recognised by the CommonJS copy', async () => {
+    const report = JSON.parse(await run(process.execPath, ['consumer.mjs'], app)) as unknown;
+    expect(report).toEqual({
+      resolved: 'node_modules/express-load-balance/dist/index.mjs',
+      exports: RUNTIME_EXPORTS,
+      hasDefault: false,
+      acrossCopies: [true, true],
+      answers: ['200 upstream 1 got /users?id=7', '200 upstream 2 got /users?id=7'],
+      failure: '502 BadGatewayError ELB_BAD_GATEWAY',
+    });
+  });
+
+  it.each([
+    ['node16', 'tsconfig.node16.json', ['dist/index.d.mts', 'dist/index.d.ts']],
+    ['bundler', 'tsconfig.bundler.json', ['dist/index.d.mts']],
+    // Older setups ignore the exports map and read the top-level "types" field.
+    ['node10', 'tsconfig.node10.json', ['dist/index.d.ts']],
+  ])('type-checks a TypeScript consumer with moduleResolution %s', async (_resolution, project, declarations) => {
+    // --listFiles shows which declaration files the exports map led TypeScript to.
+    const listed = (await run(process.execPath, [TSC, '--noEmit', '--listFiles', '-p', project], app))
+      .split('\n')
+      .map((file) => path.relative(path.join(app, 'node_modules', 'express-load-balance'), file.trim()))
+      .filter((file) => file.startsWith('dist/'))
+      .sort();
+    expect(listed).toEqual(declarations);
+  });
+});
+
+function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+}
+
+// What both JavaScript consumers do once they hold the package: two upstreams behind
+// `app.use('/api', lb)`, two requests (round-robin: 1 then 2), then a target that refuses
+// connections, answered through the app's error handler. Everything is closed at the end,
+// and the process must then exit by itself: nothing may keep it alive.
+const DEMO = `
+function listen(handler) {
+  return new Promise((resolve) => {
+    const server = http.createServer(handler);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+const urlOf = (server) => 'http://127.0.0.1:' + server.address().port;
+function close(server) {
+  return new Promise((resolve) => {
+    server.close(resolve);
+    server.closeAllConnections();
+  });
+}
+function get(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve(res.statusCode + ' ' + body));
+    }).on('error', reject);
+  });
+}
+
+async function demo() {
+  const upstreams = await Promise.all(
+    ['1', '2'].map((name) => listen((req, res) => res.end('upstream ' + name + ' got ' + req.url))),
+  );
+  const gone = await listen(() => {});
+  const goneUrl = urlOf(gone);
+  await close(gone);
+
+  const lb = loadBalance({ targets: upstreams.map(urlOf), strategy: 'round-robin' });
+  const broken = loadBalance([goneUrl]);
+  const app = express();
+  app.use('/api', lb);
+  app.use('/broken', broken);
+  app.use((err, req, res, next) => {
+    if (!(err instanceof BadGatewayError) || !isLoadBalanceError(err)) return next(err);
+    res.status(err.status).send(err.name + ' ' + err.code);
+  });
+  const front = await listen(app);
+  try {
+    const answers = [await get(urlOf(front) + '/api/users?id=7'), await get(urlOf(front) + '/api/users?id=7')];
+    const failure = await get(urlOf(front) + '/broken/x');
+    return { answers, failure };
+  } finally {
+    await lb.close();
+    await broken.close();
+    await Promise.all([front, ...upstreams].map(close));
+  }
+}
+`;
+
+// A consumer written against the public types. Each @ts-expect-error line fails the
+// type-check if the types it guards were missing or \`any\`.
+const CONSUMER_TS = `import express from 'express';
+import {
+  BadGatewayError,
+  BadRequestError,
+  GatewayTimeoutError,
+  LoadBalanceError,
+  NoTargetError,
+  isLoadBalanceError,
+  loadBalance,
+  type LoadBalanceErrorCode,
+  type LoadBalanceMiddleware,
+  type LoadBalanceOptions,
+  type ProxyResEvent,
+  type Strategy,
+  type StrategyName,
+  type Target,
+} from 'express-load-balance';
+
+const leastBusy: Strategy = {
+  pick: (targets: readonly Target[]) =>
+    targets.reduce<Target | undefined>((best, t) => (best === undefined || t.inFlight < best.inFlight ? t : best), undefined),
+  onEnd: (target, outcome) => console.log(target.url, outcome.ok, outcome.status ?? 'none', outcome.durationMs.toFixed(0)),
+};
+const options: LoadBalanceOptions = {
+  targets: ['http://127.0.0.1:3000', { url: 'http://127.0.0.1:3001', weight: 2 }],
+  strategy: leastBusy,
+  timeout: 10_000,
+};
+const lb: LoadBalanceMiddleware = loadBalance(options);
+lb.on('proxyRes', (e) => console.log(e.status.toFixed(0), e.target.url.toUpperCase(), e.durationMs));
+lb.on('proxyRes', (e: ProxyResEvent) => {
+  // @ts-expect-error a status is a number
+  const status: string = e.status;
+  return status;
+});
+// @ts-expect-error there is no such event
+lb.on('proxyResponse', () => undefined);
+const name: StrategyName = 'random';
+const shorthand = loadBalance(['http://127.0.0.1:3002'], name);
+// @ts-expect-error 'round-robbin' is not a strategy name
+loadBalance({ targets: ['http://127.0.0.1:3000'], strategy: 'round-robbin' });
+// @ts-expect-error targets are required
+loadBalance({ strategy: 'random' });
+
+const app = express();
+app.use('/api', lb);
+app.use('/other', shorthand);
+app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+  if (err instanceof BadGatewayError) {
+    const code: 'ELB_BAD_GATEWAY' = err.code;
+    res.status(err.status).send(code);
+  } else if (isLoadBalanceError(err)) {
+    const code: LoadBalanceErrorCode = err.code;
+    res.status(err.statusCode).json({ error: code, target: err.target ?? null });
+  } else {
+    next(err);
+  }
+});
+
+const errors: LoadBalanceError[] = [
+  new BadGatewayError('refused', 'http://127.0.0.1:3000'),
+  new GatewayTimeoutError('slow'),
+  new NoTargetError('none'),
+  new BadRequestError('climbs'),
+];
+const statuses: number[] = errors.map((e) => e.status);
+const counters: number[] = lb.targets().map((t) => t.requests + t.failures + t.inFlight);
+const closing: Promise<void> = lb.close();
+export { statuses, counters, closing };
+`;
+
+const CONSUMER_FILES: Record<string, string> = {
+  'package.json': JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2),
+
+  'consumer.cjs': `'use strict';
+const http = require('node:http');
+const path = require('node:path');
+const express = require('express');
+const elb = require('express-load-balance');
+const { loadBalance, BadGatewayError, isLoadBalanceError } = elb;
+${DEMO}
+let deepImport = 'allowed';
+try {
+  require('express-load-balance/dist/index.js');
+} catch (err) {
+  deepImport = err.code;
+}
+demo().then(({ answers, failure }) => {
+  console.log(JSON.stringify({
+    resolved: path.relative(__dirname, require.resolve('express-load-balance')).split(path.sep).join('/'),
+    exports: Object.keys(elb).sort(),
+    hasDefault: 'default' in elb,
+    version: require('express-load-balance/package.json').version,
+    deepImport,
+    answers,
+    failure,
+  }));
+});
+`,
+
+  'consumer.mjs': `import http from 'node:http';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import * as elb from 'express-load-balance';
+import { loadBalance, BadGatewayError, isLoadBalanceError } from 'express-load-balance';
+
+// The CommonJS build is a second copy of every class: errors must still be recognised.
+const cjs = createRequire(import.meta.url)('express-load-balance');
+${DEMO}
+const { answers, failure } = await demo();
+console.log(JSON.stringify({
+  resolved: path.relative(path.dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.resolve('express-load-balance'))).split(path.sep).join('/'),
+  exports: Object.keys(elb).sort(),
+  hasDefault: 'default' in elb,
+  acrossCopies: [cjs.isLoadBalanceError(new elb.BadGatewayError('x')), elb.isLoadBalanceError(new cjs.NoTargetError('y'))],
+  answers,
+  failure,
+}));
+`,
+
+  'consumer.ts': CONSUMER_TS,
+  'consumer.mts': CONSUMER_TS,
+
+  'tsconfig.node16.json': tsconfig({ module: 'node16', moduleResolution: 'node16' }, ['consumer.ts', 'consumer.mts']),
+  'tsconfig.bundler.json': tsconfig({ module: 'esnext', moduleResolution: 'bundler' }, ['consumer.ts']),
+  'tsconfig.node10.json': tsconfig({ module: 'commonjs', moduleResolution: 'node10' }, ['consumer.ts']),
+};
+
+function tsconfig(resolution: { module: string; moduleResolution: string }, files: string[]): string {
+  return JSON.stringify(
+    {
+      compilerOptions: {
+        ...resolution,
+        target: 'ES2022',
+        lib: ['ES2022'],
+        types: ['node'],
+        strict: true,
+        esModuleInterop: true,
+        // Check the package's own declaration files too.
+        skipLibCheck: false,
+        noEmit: true,
+      },
+      files,
+    },
+    null,
+    2,
+  );
+}
