@@ -78,9 +78,23 @@ describe('keep-alive connections to upstreams', () => {
       expect(handled).toEqual(['GET /warm', 'POST /orders {"id":7}']);
     });
 
-    it('does not replay a streamed body it has already sent: 502 instead', async () => {
+    it('replays a streamed body it kept (within retryBufferSize) on the fresh connection', async () => {
       upstream = await racingUpstream();
       balanced = await startBalancer({ targets: [upstream.url] });
+      await request(balanced.url, { path: '/warm' });
+      const res = await request(balanced.url, {
+        method: 'POST',
+        path: '/upload',
+        headers: { 'content-type': 'text/plain' },
+        body: 'streamed',
+      });
+      expect(res.text).toBe('served 2');
+      expect(handled).toEqual(['GET /warm', 'POST /upload streamed']);
+    });
+
+    it('does not replay a streamed body it could not keep: 502 instead', async () => {
+      upstream = await racingUpstream();
+      balanced = await startBalancer({ targets: [upstream.url], retryBufferSize: 4 });
       await request(balanced.url, { path: '/warm' });
       const res = await request(balanced.url, {
         method: 'POST',

@@ -4,12 +4,15 @@ import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
 import { requestBody } from './body';
-import { BadRequestError, NoTargetError } from './errors';
+import { BadRequestError, LoadBalanceError, NoTargetError, SaturatedError } from './errors';
 import { Events } from './events';
 import { Exchange, type ForwardContext } from './forward';
+import { ActiveHealthCheck } from './health/active';
+import { OutlierDetection } from './health/passive';
 import { upstreamRequestHeaders } from './headers';
 import { parseTarget, type BalancerConfig, type XForwardedMode } from './options';
 import { Pool, type TargetSnapshot, type TargetState } from './pool';
+import { RetryBudget } from './retry';
 import { StickySessions } from './sticky';
 import type { Strategy } from './strategies/types';
 import { createTransport } from './transport';
@@ -68,11 +71,19 @@ export class Balancer implements ForwardContext {
   readonly events = new Events();
   readonly axios: AxiosInstance;
   readonly timeout: number;
+  readonly connectTimeout: number;
+  readonly retries: number;
+  readonly retryOn: ReadonlySet<number>;
+  readonly budget: RetryBudget;
+  readonly outliers: OutlierDetection | undefined;
+  readonly preserveHost: boolean;
   readonly onResponseHead: ((req: Request, res: Response, target: TargetState) => void) | undefined;
+  private readonly health: ActiveHealthCheck | undefined;
+  private readonly maxInFlight: number;
+  private readonly retryBufferSize: number;
   private readonly picker: Strategy<TargetState>;
   private readonly sticky: StickySessions | undefined;
   private readonly now: () => number;
-  private readonly preserveHost: boolean;
   private readonly xForwarded: XForwardedMode;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
@@ -92,6 +103,18 @@ export class Balancer implements ForwardContext {
     this.timeout = config.timeout;
     this.preserveHost = config.preserveHost;
     this.xForwarded = config.xForwarded;
+    const { resilience } = config;
+    this.connectTimeout = resilience.connectTimeout;
+    this.retries = resilience.retries;
+    this.retryOn = resilience.retryOn;
+    this.retryBufferSize = resilience.retryBufferSize;
+    this.maxInFlight = resilience.maxInFlightPerTarget;
+    this.budget = new RetryBudget(resilience.retryBudget.ratio, resilience.retryBudget.minPerSecond, { now: this.now });
+    this.outliers =
+      resilience.outlierDetection === undefined ? undefined : new OutlierDetection(resilience.outlierDetection, this.pool, this.events);
+    this.health =
+      resilience.healthCheck === undefined ? undefined : new ActiveHealthCheck(resilience.healthCheck, this.pool, this.events, Math.random);
+    this.health?.sync();
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also
     // shortens it to one second under an upstream's `Keep-Alive: timeout=N` hint.
     const agentOptions = { keepAlive: true, timeout: config.keepAliveTimeout, scheduling: 'lifo' as const };
@@ -130,11 +153,11 @@ export class Balancer implements ForwardContext {
       return;
     }
     const target = this.choose(req);
-    if (target === undefined) {
-      next(new NoTargetError('no target available'));
+    if (target instanceof LoadBalanceError) {
+      next(target);
       return;
     }
-    const body = requestBody(req);
+    const body = requestBody(req, this.retryBufferSize);
     const headers = upstreamRequestHeaders(req, target, this.preserveHost, this.xForwarded);
     if (Buffer.isBuffer(body)) {
       // A parser already read the stream: the re-serialised body has its own length,
@@ -145,15 +168,34 @@ export class Balancer implements ForwardContext {
     new Exchange(this, req, res, next, target, relative, body, headers).start();
   }
 
-  /** The client's sticky target while it is still in the pool, else the strategy's pick. */
-  private choose(req: Request): TargetState | undefined {
+  /**
+   * The client's sticky target while it can take requests, else the strategy's pick; a
+   * full pick gives way to a target with room, and with none, the request is refused at
+   * once (HAProxy's maxconn without its queue: a queue would only hide the overload).
+   */
+  private choose(req: Request): TargetState | LoadBalanceError {
+    const max = this.maxInFlight;
     if (this.sticky !== undefined) {
       const id = this.sticky.read(req.headers.cookie);
       const pinned = id === undefined ? undefined : this.pool.byStickyId(id);
-      if (pinned !== undefined) return pinned;
+      if (pinned !== undefined && pinned.usable && pinned.inFlight < max) return pinned;
     }
     const candidates = this.pool.available();
-    return candidates.length === 0 ? undefined : this.picker.pick(candidates, req);
+    const picked = candidates.length === 0 ? undefined : this.picker.pick(candidates, req);
+    if (picked === undefined) return new NoTargetError('no target available');
+    if (picked.inFlight < max) return picked;
+    const open = candidates.filter((target) => target.inFlight < max);
+    if (open.length === 0) return new SaturatedError(`every target already holds ${max} requests`, 1);
+    return this.picker.pick(open, req) ?? new NoTargetError('no target available');
+  }
+
+  pickRetry(req: Request, tried: readonly TargetState[]): TargetState | undefined {
+    const max = this.maxInFlight;
+    const untried = (target: TargetState): boolean => target.inFlight < max && !tried.includes(target);
+    let open = this.pool.available().filter(untried);
+    // As in panic mode: a target health checks gave up on is still better than none.
+    if (open.length === 0) open = this.pool.targets.filter(untried);
+    return open.length === 0 ? undefined : this.picker.pick(open, req);
   }
 
   private strategyThrew(thrown: unknown, target: TargetState): void {
@@ -169,6 +211,7 @@ export class Balancer implements ForwardContext {
 
   addTarget(input: unknown): void {
     this.pool.add(parseTarget(input, 'target', 'addTarget() argument'));
+    this.health?.sync();
   }
 
   removeTarget(input: unknown): Promise<void> {
@@ -178,11 +221,15 @@ export class Balancer implements ForwardContext {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.pool.remove(url);
+    const removed = this.pool.remove(url);
+    this.health?.sync();
+    return removed;
   }
 
   close(): Promise<void> {
     this.closing ??= Promise.resolve().then(() => {
+      this.health?.close();
+      this.outliers?.close();
       this.httpAgent.destroy();
       this.httpsAgent.destroy();
     });

@@ -1,10 +1,12 @@
+import type { ClientRequest } from 'node:http';
 import type { Request } from 'express';
 
 /**
- * What is sent upstream as the request body: the client's own stream, a buffer
- * re-serialised from a body an Express parser already read, or nothing.
+ * What is sent upstream as the request body: the client's stream (wrapped so it can be
+ * replayed while small), a buffer re-serialised from a body an Express parser already
+ * read, or nothing.
  */
-export type RequestBody = Request | Buffer | undefined;
+export type RequestBody = StreamedBody | Buffer | undefined;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -22,17 +24,101 @@ function hasBody(req: Request): boolean {
  * `req.body` is serialised again (http-proxy-middleware users have to do this by
  * hand; here it just works). Otherwise the client's stream is piped through untouched.
  */
-export function requestBody(req: Request): RequestBody {
-  if (!req.readableEnded) return hasBody(req) ? req : undefined;
+export function requestBody(req: Request, retryBufferSize: number): RequestBody {
+  if (!req.readableEnded) return hasBody(req) ? new StreamedBody(req, retryBufferSize) : undefined;
   if (!hasBody(req)) return undefined;
   const parsed: unknown = req.body;
   if (parsed === undefined) return EMPTY;
   return serialize(parsed, req.headers['content-type']);
 }
 
-/** True when this body can be sent a second time (a retry): it was not streamed yet. */
+/** True when this body can be sent again (a retry). */
 export function isReplayable(body: RequestBody): boolean {
-  return body === undefined || Buffer.isBuffer(body) || !body.readableDidRead;
+  return body === undefined || Buffer.isBuffer(body) || body.replayable;
+}
+
+/**
+ * The client's request stream, sent to one upstream request at a time. The first
+ * `limit` bytes are kept (references to the chunks, no copy) so that a retry can send
+ * them again and then go on with the rest of the stream; past the limit they are let
+ * go and the body is no longer replayable, as with Envoy's per-request buffer limit.
+ */
+export class StreamedBody {
+  private kept: Buffer[] = [];
+  private keptBytes = 0;
+  private overflowed = false;
+  private ended = false;
+  private current: ClientRequest | undefined;
+  private onProgress: (() => void) | undefined;
+  private listening = false;
+
+  constructor(
+    private readonly source: Request,
+    private readonly limit: number,
+  ) {}
+
+  /** Whether everything sent so far is still held, so it can all be sent again. */
+  get replayable(): boolean {
+    return !this.overflowed;
+  }
+
+  /** Sends the body into `request`: what is held, then the rest as it arrives. */
+  attach(request: ClientRequest, onProgress: () => void): void {
+    this.current = request;
+    this.onProgress = onProgress;
+    for (const chunk of this.kept) request.write(chunk);
+    if (this.ended) {
+      request.end();
+      return;
+    }
+    if (!this.listening) {
+      this.listening = true;
+      this.source.on('data', this.onData);
+      this.source.once('end', this.onEnd);
+      this.source.once('error', this.onError);
+    }
+    this.source.resume();
+  }
+
+  /** Stops feeding the current request (it failed); the client is paused until the next attach. */
+  detach(): void {
+    this.current = undefined;
+    this.onProgress = undefined;
+    if (!this.ended) this.source.pause();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (!this.overflowed) {
+      if (this.keptBytes + chunk.length <= this.limit) {
+        this.kept.push(chunk);
+        this.keptBytes += chunk.length;
+      } else {
+        this.overflowed = true;
+        this.kept = [];
+      }
+    }
+    const request = this.current;
+    if (request === undefined) return;
+    this.onProgress?.();
+    if (!request.write(chunk)) {
+      // Backpressure: hold the client until the upstream has taken what it was given.
+      this.source.pause();
+      request.once('drain', this.onDrain);
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    if (this.current !== undefined) this.source.resume();
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.current?.end();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.current?.destroy(err);
+  };
 }
 
 function serialize(body: unknown, contentType: string | undefined): Buffer {

@@ -14,6 +14,7 @@ export type LoadBalanceErrorCode =
   | 'ELB_BAD_GATEWAY'
   | 'ELB_GATEWAY_TIMEOUT'
   | 'ELB_NO_TARGET'
+  | 'ELB_SATURATED'
   | 'ELB_BAD_REQUEST';
 
 /**
@@ -86,6 +87,22 @@ export class NoTargetError extends LoadBalanceError {
   declare readonly code: 'ELB_NO_TARGET';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 503, 'ELB_NO_TARGET', undefined, options);
+  }
+}
+
+/**
+ * 503: every usable target already holds `maxInFlightPerTarget` requests. Refused at
+ * once, never queued; `headers` carries a `Retry-After` that Express's default error
+ * handler (finalhandler) sends with the answer.
+ * @public
+ */
+export class SaturatedError extends LoadBalanceError {
+  declare readonly code: 'ELB_SATURATED';
+  /** Response headers for the error answer: `Retry-After` in seconds. */
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, 503, 'ELB_SATURATED');
+    this.headers = { 'Retry-After': String(retryAfterSeconds) };
   }
 }
 

@@ -11,7 +11,7 @@ export interface ProxyReqEvent {
   readonly method: string;
   /** Path and query sent upstream, base path included. */
   readonly path: string;
-  /** 1 for the first attempt, 2 for the retry on a fresh connection. */
+  /** 1 for the first attempt, then 2, 3… for each retry (a resend on a fresh connection included). */
   readonly attempt: number;
 }
 
@@ -38,12 +38,44 @@ export interface ErrorEvent {
 }
 
 /**
+ * Payload of `targetDown` and `targetUp`: a target left or rejoined the rotation.
+ * @public
+ */
+export interface TargetHealthEvent {
+  readonly target: Target;
+  /**
+   * `'health-check'`: active probes crossed a threshold. `'outlier'`: outlier
+   * detection ejected it (`targetDown`) or its ejection ended (`targetUp`).
+   */
+  readonly reason: 'health-check' | 'outlier';
+}
+
+/**
+ * Payload of the `retry` event: an attempt failed and the request is sent again.
+ * @public
+ */
+export interface RetryEvent {
+  readonly req: Request;
+  /** The target whose attempt failed. */
+  readonly target: Target;
+  /** The target the request goes to now. */
+  readonly next: Target;
+  /** The attempt about to start: 2 for the first retry. */
+  readonly attempt: number;
+  /** Why the previous attempt failed. */
+  readonly error: Error;
+}
+
+/**
  * The events a balancer emits, by name.
  * @public
  */
 export interface LoadBalanceEvents {
   proxyReq: ProxyReqEvent;
   proxyRes: ProxyResEvent;
+  retry: RetryEvent;
+  targetDown: TargetHealthEvent;
+  targetUp: TargetHealthEvent;
   error: ErrorEvent;
 }
 
@@ -60,7 +92,14 @@ type ListenerTable = { [K in keyof LoadBalanceEvents]: Listener<K>[] };
  * never breaks the request that emitted, and `error` with no listener is not fatal.
  */
 export class Events {
-  private readonly listeners: ListenerTable = { proxyReq: [], proxyRes: [], error: [] };
+  private readonly listeners: ListenerTable = {
+    proxyReq: [],
+    proxyRes: [],
+    retry: [],
+    targetDown: [],
+    targetUp: [],
+    error: [],
+  };
 
   on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): void {
     const list = this.listeners[name];

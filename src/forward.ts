@@ -5,8 +5,10 @@ import type { NextFunction, Request, Response } from 'express';
 import { isReplayable, type RequestBody } from './body';
 import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError } from './errors';
 import type { Events } from './events';
+import type { OutlierDetection } from './health/passive';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import type { TargetState } from './pool';
+import { mayRetry, type RetryableFailure, type RetryBudget } from './retry';
 import type { Strategy } from './strategies/types';
 import { HOP, Hop, type TransportError } from './transport';
 import { joinBasePath } from './upstream-path';
@@ -17,18 +19,36 @@ export interface ForwardContext {
   readonly strategy: Strategy<TargetState>;
   readonly events: Events;
   readonly timeout: number;
+  readonly connectTimeout: number;
+  readonly preserveHost: boolean;
+  /** Extra attempts on other targets a request may make. */
+  readonly retries: number;
+  /** Upstream statuses that count as a failed attempt worth retrying. */
+  readonly retryOn: ReadonlySet<number>;
+  readonly budget: RetryBudget;
+  readonly outliers: OutlierDetection | undefined;
   /** Runs once the upstream's head is copied, before the body: sticky adds its cookie here. */
   readonly onResponseHead?: ((req: Request, res: Response, target: TargetState) => void) | undefined;
+  /** A target for a retry that is none of `tried`, or undefined when there is none. */
+  pickRetry(req: Request, tried: readonly TargetState[]): TargetState | undefined;
 }
 
 /**
- * One client request forwarded to one target: sends it (again once, on a fresh
- * connection, if a pooled one turned out dead), streams the answer back, and settles
- * the target's counters exactly once however it ends.
+ * One client request, forwarded: sends it to a target, again on a fresh connection if a
+ * pooled one turned out dead, to other targets when an attempt fails and the retry rules
+ * allow it, then streams the answer back. Each attempt raises its target's in-flight
+ * count once and lowers it exactly once, however it ends.
  */
 export class Exchange {
+  private target: TargetState;
   private attempt = 0;
-  private settled = false;
+  private retriesUsed = 0;
+  /** Targets already attempted; only allocated when a retry happens. */
+  private tried: TargetState[] | undefined;
+  /** The current attempt holds an in-flight slot on {@link target}. */
+  private attemptOpen = false;
+  private resentFresh = false;
+  private attemptStartedAt = 0;
   private clientClosed = false;
   private hop: Hop | undefined;
   private readonly startedAt = performance.now();
@@ -38,18 +58,30 @@ export class Exchange {
     private readonly req: Request,
     private readonly res: Response,
     private readonly next: NextFunction,
-    private readonly target: TargetState,
+    target: TargetState,
     /** Path and query relative to the target's base path. */
     private readonly relative: string,
     private readonly body: RequestBody,
     private readonly headers: UpstreamHeaders,
-  ) {}
+  ) {
+    this.target = target;
+  }
 
   start(): void {
-    const { target } = this;
+    this.ctx.budget.recordRequest();
+    this.res.on('close', this.onClientClose);
+    this.begin(this.target);
+  }
+
+  /** Starts an attempt on `target`, taking an in-flight slot there. */
+  private begin(target: TargetState): void {
+    if (target !== this.target && !this.ctx.preserveHost) this.headers.host = target.hostHeader;
+    this.target = target;
+    this.attemptOpen = true;
+    this.resentFresh = false;
+    this.attemptStartedAt = performance.now();
     target.inFlight++;
     this.ctx.strategy.onStart?.(target, this.req);
-    this.res.on('close', this.onClientClose);
     this.send(false);
   }
 
@@ -58,7 +90,7 @@ export class Exchange {
     this.attempt++;
     target.requests++;
     const path = joinBasePath(target.basePath, this.relative);
-    this.hop = new Hop(target, path, this.body, ctx.timeout, fresh);
+    this.hop = new Hop(target, path, this.body, ctx.timeout, ctx.connectTimeout, fresh);
     if (ctx.events.has('proxyReq')) {
       ctx.events.emit('proxyReq', { target, req: this.req, method: this.req.method, path, attempt: this.attempt });
     }
@@ -76,18 +108,24 @@ export class Exchange {
   private readonly onResponse = (response: AxiosResponse): void => {
     const upstream = response.data as IncomingMessage;
     const { res, target, ctx } = this;
+    const { status } = response;
     if (this.clientClosed) {
       upstream.destroy();
-      this.settle(true, response.status);
+      this.end(true, status, undefined);
+      return;
+    }
+    const retryTarget = ctx.retryOn.has(status) && this.mayRetry({ phase: 'status', status }) ? this.retryTarget() : undefined;
+    if (retryTarget !== undefined) {
+      // Throw the answer away (reading it to the end keeps the connection reusable) and
+      // try elsewhere; when no retry is possible, this same answer goes to the client.
+      upstream.resume();
+      target.failures++;
+      this.end(false, status, status >= 500);
+      this.retryWith(retryTarget, new BadGatewayError(`${target.url} answered ${status}`, target.url));
       return;
     }
     if (ctx.events.has('proxyRes')) {
-      ctx.events.emit('proxyRes', {
-        target,
-        req: this.req,
-        status: response.status,
-        durationMs: performance.now() - this.startedAt,
-      });
+      ctx.events.emit('proxyRes', { target, req: this.req, status, durationMs: performance.now() - this.startedAt });
     }
     try {
       copyResponseHead(upstream, res);
@@ -98,45 +136,93 @@ export class Exchange {
     }
     ctx.onResponseHead?.(this.req, res, target);
     // pipeline() destroys the client response if the upstream body fails midway, so the
-    // client sees a broken response rather than one that merely looks short.
+    // client sees a broken response rather than one that merely looks short. Once bytes
+    // went to the client, nothing is retried.
     pipeline(upstream, res, (err) => {
-      if (err && !this.clientClosed) target.failures++;
-      this.settle(!err || this.clientClosed, response.status);
+      const upstreamFailed = err !== undefined && err !== null && !this.clientClosed;
+      if (upstreamFailed) target.failures++;
+      this.end(!upstreamFailed, status, this.clientClosed ? undefined : upstreamFailed || status >= 500);
     });
   };
 
   private readonly onFailure = (err: unknown): void => {
     const { target } = this;
     if (this.clientClosed) {
-      this.settle(true);
+      this.end(true, undefined, undefined);
       return;
     }
     const failure = err as Partial<TransportError>;
-    if (failure.phase === 'reused-socket' && this.attempt === 1 && isReplayable(this.body)) {
-      // The request never reached the application: safe to send again, whatever the method.
+    const phase = failure.phase ?? 'sent';
+    if (phase === 'reused-socket' && !this.resentFresh && isReplayable(this.body)) {
+      // The upstream closed a pooled connection as we used it: the request never reached
+      // the application, so the same target gets it again on a new connection.
+      this.resentFresh = true;
       this.send(true);
       return;
     }
+    target.failures++;
+    this.end(false, undefined, true);
     const message = err instanceof Error ? err.message : String(err);
-    this.fail(
-      failure.phase === 'timeout'
+    const error =
+      phase === 'timeout'
         ? new GatewayTimeoutError(`${target.url} sent no response headers within ${this.ctx.timeout} ms`, target.url, { cause: err })
-        : new BadGatewayError(`${target.url} failed: ${message}`, target.url, { cause: err }),
-    );
+        : phase === 'connect-timeout'
+          ? new GatewayTimeoutError(`${target.url} did not accept a connection within ${this.ctx.connectTimeout} ms`, target.url, { cause: err })
+          : new BadGatewayError(`${target.url} failed: ${message}`, target.url, { cause: err });
+    const retryTarget = this.mayRetry({ phase }) ? this.retryTarget() : undefined;
+    if (retryTarget !== undefined) this.retryWith(retryTarget, error);
+    else this.fail(error);
   };
 
+  /** The retry rules that do not depend on which target is next or on the budget. */
+  private mayRetry(failure: RetryableFailure): boolean {
+    return (
+      this.retriesUsed < this.ctx.retries &&
+      !this.res.headersSent &&
+      mayRetry(this.req.method, failure) &&
+      isReplayable(this.body)
+    );
+  }
+
+  /**
+   * The target a retry goes to: not one already tried (never the one that just failed
+   * while another is usable), and only if the retry budget has room. Takes the budget.
+   */
+  private retryTarget(): TargetState | undefined {
+    const tried = (this.tried ??= []);
+    if (!tried.includes(this.target)) tried.push(this.target);
+    const next = this.ctx.pickRetry(this.req, tried);
+    return next !== undefined && this.ctx.budget.tryRetry() ? next : undefined;
+  }
+
+  private retryWith(next: TargetState, error: LoadBalanceError): void {
+    const { ctx, target, body } = this;
+    if (body !== undefined && !Buffer.isBuffer(body)) body.detach();
+    this.retriesUsed++;
+    if (ctx.events.has('retry')) ctx.events.emit('retry', { req: this.req, target, next, attempt: this.attempt + 1, error });
+    this.begin(next);
+  }
+
   private fail(error: LoadBalanceError): void {
-    this.target.failures++;
-    this.settle(false);
+    if (this.attemptOpen) {
+      this.target.failures++;
+      this.end(false, undefined, true);
+    }
     if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error, target: this.target, req: this.req });
     this.next(error);
   }
 
-  /** Runs once per exchange, whatever happened: the one place in-flight counts go down. */
-  private settle(ok: boolean, status?: number): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.target.inFlight--;
-    this.ctx.strategy.onEnd?.(this.target, { ok, status, durationMs: performance.now() - this.startedAt });
+  /**
+   * Ends the current attempt, once: gives back its in-flight slot, tells the strategy,
+   * and tells outlier detection whether it failed (`undefined`: the client left, which
+   * says nothing about the target).
+   */
+  private end(ok: boolean, status: number | undefined, failedForOutliers: boolean | undefined): void {
+    if (!this.attemptOpen) return;
+    this.attemptOpen = false;
+    const { target } = this;
+    target.inFlight--;
+    this.ctx.strategy.onEnd?.(target, { ok, status, durationMs: performance.now() - this.attemptStartedAt });
+    if (failedForOutliers !== undefined) this.ctx.outliers?.record(target, failedForOutliers);
   }
 }

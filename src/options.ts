@@ -1,5 +1,7 @@
 import type { Request } from 'express';
+import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience-options';
 import { strategyFactory } from './strategies';
+import { fail, milliseconds, own, positiveNumber } from './validate';
 import type { HashKey, Strategy, StrategyFactory, StrategyFunction, StrategyName } from './strategies/types';
 
 /**
@@ -37,7 +39,7 @@ export interface StickyOptions {
  * Options of {@link loadBalance}. Everything but `targets` is optional.
  * @public
  */
-export interface LoadBalanceOptions {
+export interface LoadBalanceOptions extends ResilienceOptions {
   /** The upstream servers. At least one; no duplicates. */
   targets: readonly TargetInput[];
   /**
@@ -136,6 +138,7 @@ export interface BalancerConfig {
   readonly preserveHost: boolean;
   /** `'trust'` when the option is unset: follow the app's `trust proxy` setting. */
   readonly xForwarded: XForwardedMode;
+  readonly resilience: ResilienceConfig;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -148,6 +151,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'keepAliveTimeout',
   'preserveHost',
   'xForwarded',
+  ...RESILIENCE_KEYS,
 ]);
 
 const DEFAULTS = {
@@ -166,46 +170,6 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** The default `hashKey`: the client address as Express sees it (honours `trust proxy`). */
 function clientIp(req: Request): string | undefined {
   return req.ip;
-}
-
-/** `noun` says what is wrong: an option of loadBalance(), or an argument of a method. */
-function fail(option: string, expected: string, got: unknown, noun = 'option'): never {
-  throw new TypeError(`express-load-balance: ${noun} "${option}" ${expected}, got ${describe(got)}`);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
-
-// Node's timers (setTimeout, socket.setTimeout) treat anything above 2^31 - 1 ms as
-// 1 ms, with only a warning: a timeout of 30 days would fire at once.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function positiveNumber(option: string, value: unknown, fallback: number, noun = 'option'): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    fail(option, 'must be a positive, finite number', value, noun);
-  }
-  return value;
-}
-
-function milliseconds(option: string, value: unknown, fallback: number): number {
-  const ms = positiveNumber(option, value, fallback);
-  if (ms > MAX_TIMER_MS) fail(option, `must be at most ${MAX_TIMER_MS} ms (Node's timer limit)`, value);
-  return ms;
-}
-
-/**
- * Reads only the caller's own properties: a value inherited from the prototype chain
- * (a polluted Object.prototype, say) must not become a setting.
- */
-function own(object: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 /**
@@ -309,6 +273,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     keepAliveTimeout: milliseconds('keepAliveTimeout', own(opts, 'keepAliveTimeout'), DEFAULTS.keepAliveTimeout),
     preserveHost: preserveHost ?? DEFAULTS.preserveHost,
     xForwarded: xForwarded ?? DEFAULTS.xForwarded,
+    resilience: parseResilience(opts),
   });
 }
 

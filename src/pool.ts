@@ -39,8 +39,10 @@ export interface TargetSnapshot {
    * `'peak-ewma'` balances on it.
    */
   readonly ewmaMs: number;
-  /** Always true until health checks exist. */
+  /** False while active health checks find the target down. */
   readonly healthy: boolean;
+  /** True while outlier detection keeps the target out of rotation. */
+  readonly ejected: boolean;
 }
 
 /** Settings the pool applies to every target it creates. */
@@ -80,6 +82,18 @@ export class TargetState implements Target {
   ewmaMs = 0;
   /** Clock reading of the last latency observation; NaN before the first. */
   ewmaAt = Number.NaN;
+  /** Active health: false after `unhealthyThreshold` failed probes, until `healthyThreshold` pass. */
+  healthy = true;
+  /** Consecutive probe results of the current kind: successes while down, failures while up. */
+  probeStreak = 0;
+  /** Passive health: attempts that failed in a row (transport failures and 5xx answers). */
+  consecutiveFailures = 0;
+  /** Whether outlier detection has taken the target out of rotation. */
+  ejected = false;
+  /** How many times outlier detection has ejected it: multiplies the next ejection's length. */
+  ejections = 0;
+  /** Back from an ejection and not yet proven: its next failure ejects it again. */
+  probation = false;
   private readonly ewmaWindow: number;
   /** Set while the target is being removed and still has requests in flight. */
   private onDrained: (() => void) | undefined;
@@ -95,6 +109,11 @@ export class TargetState implements Target {
     this.ewmaWindow = settings.ewmaWindow;
     this.id = createHmac('sha256', settings.idSecret).update(spec.url).digest('base64url').slice(0, 22);
     this.urlHash = fnv1a32(spec.url);
+  }
+
+  /** May take new requests: healthy by probes and not ejected as an outlier. */
+  get usable(): boolean {
+    return this.healthy && !this.ejected;
   }
 
   /** Whether a response time was ever observed. */
@@ -154,7 +173,8 @@ export class TargetState implements Target {
       requests: this.requests,
       failures: this.failures,
       ewmaMs: this.latencyAt(now),
-      healthy: true,
+      healthy: this.healthy,
+      ejected: this.ejected,
     };
   }
 }
@@ -165,6 +185,7 @@ export class TargetState implements Target {
  */
 export class Pool {
   private list: readonly TargetState[];
+  private usableList: readonly TargetState[];
   private readonly byId = new Map<string, TargetState>();
   /** Removed targets whose requests are still in flight, by URL. */
   private readonly draining = new Map<string, Promise<void>>();
@@ -174,6 +195,7 @@ export class Pool {
     private readonly settings: PoolSettings,
   ) {
     this.list = Object.freeze(specs.map((spec) => this.index(new TargetState(spec, settings))));
+    this.usableList = this.list;
   }
 
   /** Every current target (not those being drained after removal). */
@@ -182,12 +204,25 @@ export class Pool {
   }
 
   /**
-   * Targets that may take a new request. The same array until the set changes, so the
-   * hot path allocates nothing; a change builds a new one and never mutates the old,
-   * so a pick in progress always sees a consistent list.
+   * Targets that may take a new request: the usable ones (healthy, not ejected), or, in
+   * panic mode, when none is usable, all of them, as nginx and Envoy do rather than
+   * refuse everything on the word of health checks. The same array until something
+   * changes, so the hot path allocates nothing; a change builds a new one and never
+   * mutates the old, so a pick in progress always sees a consistent list.
    */
   available(): readonly TargetState[] {
-    return this.list;
+    return this.usableList;
+  }
+
+  /** True while no target is usable and {@link available} offers all of them. */
+  get panic(): boolean {
+    return this.usableList === this.list && this.list.some((target) => !target.usable);
+  }
+
+  /** Rebuilds {@link available}; call after a target's health or ejection changed. */
+  refresh(): void {
+    const usable = this.list.filter((target) => target.usable);
+    this.usableList = usable.length === this.list.length || usable.length === 0 ? this.list : Object.freeze(usable);
   }
 
   /** The current target with this opaque id, if any. */
@@ -202,6 +237,7 @@ export class Pool {
     }
     const target = this.index(new TargetState(spec, this.settings));
     this.list = Object.freeze([...this.list, target]);
+    this.refresh();
     return target;
   }
 
@@ -218,6 +254,7 @@ export class Pool {
       return Promise.reject(new TypeError(`express-load-balance: removeTarget(): ${url} is not a target`));
     }
     this.list = Object.freeze(this.list.filter((candidate) => candidate !== target));
+    this.refresh();
     this.byId.delete(target.id);
     const done = target.drained();
     this.draining.set(url, done);

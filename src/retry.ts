@@ -20,7 +20,7 @@ export type RetryableFailure =
  * after the request may have been seen only for idempotent methods.
  */
 export function mayRetry(method: string, failure: RetryableFailure): boolean {
-  if (failure.phase === 'connect' || failure.phase === 'reused-socket') return true;
+  if (failure.phase === 'connect' || failure.phase === 'connect-timeout' || failure.phase === 'reused-socket') return true;
   return IDEMPOTENT.has(method);
 }
 

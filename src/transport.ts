@@ -24,6 +24,8 @@ export class Hop {
     readonly body: RequestBody,
     /** ms without progress before the response headers arrive. */
     readonly timeout: number,
+    /** ms to establish a new TCP connection. */
+    readonly connectTimeout: number,
     /** Use a new connection that is closed afterwards, not one from the pool. */
     readonly fresh: boolean,
   ) {}
@@ -36,6 +38,8 @@ export const HOP = 'expressLoadBalanceHop';
 export type FailurePhase =
   /** Nothing reached the upstream application: the connection was never made. */
   | 'connect'
+  /** As 'connect', because no connection was made within `connectTimeout`. */
+  | 'connect-timeout'
   /** A pooled connection turned out closed before any response byte: the keep-alive race. */
   | 'reused-socket'
   /** The request may have reached the application. */
@@ -59,8 +63,11 @@ const CONNECT_CODES: ReadonlySet<string> = new Set([
 ]);
 const RESET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
 
-function phaseOf(err: NodeJS.ErrnoException, request: http.ClientRequest, timedOut: boolean): FailurePhase {
-  if (timedOut) return 'timeout';
+type Timeouts = 'connect' | 'response' | undefined;
+
+function phaseOf(err: NodeJS.ErrnoException, request: http.ClientRequest, timedOut: Timeouts): FailurePhase {
+  if (timedOut === 'connect') return 'connect-timeout';
+  if (timedOut === 'response') return 'timeout';
   if (err.code !== undefined && CONNECT_CODES.has(err.code)) return 'connect';
   // Node marks a request sent on a pooled socket with `reusedSocket`; a reset there
   // before any response is the classic keep-alive race (the upstream closed the idle
@@ -98,11 +105,21 @@ export function createTransport(): AxiosAdapter {
       hop.request = request;
 
       let settled = false;
-      let timedOut = false;
+      let timedOut: Timeouts;
       const timer = setTimeout(() => {
-        timedOut = true;
+        timedOut = 'response';
         request.destroy(new Error(`no response headers within ${hop.timeout} ms`));
       }, hop.timeout);
+      let connectTimer: NodeJS.Timeout | undefined;
+      request.once('socket', (socket) => {
+        // A pooled socket is connected already; only a new one can hang in connect().
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(() => {
+          timedOut = 'connect';
+          request.destroy(new Error(`no connection within ${hop.connectTimeout} ms`));
+        }, hop.connectTimeout);
+        socket.once('connect', () => clearTimeout(connectTimer));
+      });
 
       const { signal } = config;
       const onAbort = (): void => void request.destroy(new Error('request aborted'));
@@ -113,6 +130,7 @@ export function createTransport(): AxiosAdapter {
       const cleanup = (): void => {
         settled = true;
         clearTimeout(timer);
+        clearTimeout(connectTimer);
         (signal as AbortSignal | undefined)?.removeEventListener?.('abort', onAbort);
       };
 
@@ -146,7 +164,7 @@ export function createTransport(): AxiosAdapter {
         if (settled) return;
         cleanup();
         const phase = phaseOf(err, request, timedOut);
-        const code = phase === 'timeout' ? AxiosError.ETIMEDOUT : (err.code ?? AxiosError.ERR_NETWORK);
+        const code = timedOut !== undefined ? AxiosError.ETIMEDOUT : (err.code ?? AxiosError.ERR_NETWORK);
         const error = AxiosError.from(err, code, config, request) as TransportError;
         error.phase = phase;
         reject(error);
@@ -159,9 +177,7 @@ export function createTransport(): AxiosAdapter {
         request.end(body);
       } else {
         // While the body flows, the wait for response headers has not begun.
-        body.on('data', () => timer.refresh());
-        body.pipe(request);
-        body.once('error', (err) => request.destroy(err));
+        body.attach(request, () => timer.refresh());
       }
     });
 }
