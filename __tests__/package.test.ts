@@ -22,6 +22,7 @@ const RUNTIME_EXPORTS = [
   'GatewayTimeoutError',
   'LoadBalanceError',
   'NoTargetError',
+  'SaturatedError',
   'isLoadBalanceError',
   'loadBalance',
 ];
@@ -229,6 +230,7 @@ import {
   GatewayTimeoutError,
   LoadBalanceError,
   NoTargetError,
+  SaturatedError,
   isLoadBalanceError,
   loadBalance,
   type LoadBalanceErrorCode,
@@ -286,6 +288,7 @@ const errors: LoadBalanceError[] = [
   new GatewayTimeoutError('slow'),
   new NoTargetError('none'),
   new BadRequestError('climbs'),
+  new SaturatedError('full', 1),
 ];
 const statuses: number[] = errors.map((e) => e.status);
 const counters: number[] = lb.targets().map((t) => t.requests + t.failures + t.inFlight);

@@ -1,14 +1,24 @@
 export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
 export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options';
+export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } from './resilience-options';
 export type { Target, TargetSnapshot } from './pool';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './strategies/types';
-export type { ErrorEvent, Listener, LoadBalanceEvents, ProxyReqEvent, ProxyResEvent } from './events';
+export type {
+  ErrorEvent,
+  Listener,
+  LoadBalanceEvents,
+  ProxyReqEvent,
+  ProxyResEvent,
+  RetryEvent,
+  TargetHealthEvent,
+} from './events';
 export {
   BadGatewayError,
   BadRequestError,
   GatewayTimeoutError,
   LoadBalanceError,
   NoTargetError,
+  SaturatedError,
   isLoadBalanceError,
   type LoadBalanceErrorCode,
 } from './errors';

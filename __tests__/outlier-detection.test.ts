@@ -1,0 +1,133 @@
+import type { LoadBalanceOptions, Target, TargetHealthEvent } from 'express-load-balance';
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+/** An upstream that answers with whatever status the test sets. */
+async function switchable(name: string): Promise<Upstream & { status: number }> {
+  const state = { status: 200 };
+  const upstream = await startUpstream(name, (app) => {
+    app.use((_req, res) => void res.status(state.status).send(`${state.status} from ${name}`));
+  });
+  return Object.defineProperty(upstream, 'status', {
+    get: () => state.status,
+    set: (value: number) => (state.status = value),
+  }) as Upstream & { status: number };
+}
+
+// First target that may take the request: keeps the failing target first in line, so
+// every request tries it as long as it is not ejected.
+const first = (targets: readonly Target[]) => targets[0];
+
+describe('outlier detection', () => {
+  let balanced: Balanced | undefined;
+  let upstreams: Upstream[] = [];
+  afterEach(async () => {
+    await closeAll(balanced, ...upstreams);
+    balanced = undefined;
+    upstreams = [];
+  });
+
+  async function balance(targets: string[], options: Partial<LoadBalanceOptions>): Promise<Balanced> {
+    balanced = await startBalancer({ targets, strategy: first, retries: 0, ...options });
+    return balanced;
+  }
+
+  it('ejects a target after consecutiveFailures 5xx answers in a row, and sends it nothing while ejected', async () => {
+    const bad = await switchable('bad');
+    const good = await switchable('good');
+    upstreams = [bad, good];
+    bad.status = 500;
+    const lb = await balance([bad.url, good.url], { outlierDetection: { consecutiveFailures: 3, baseEjectionTime: 60_000 } });
+    const down: TargetHealthEvent[] = [];
+    lb.lb.on('targetDown', (event) => down.push(event));
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) answers.push((await request(lb.url)).text);
+    expect(answers).toEqual(['500 from bad', '500 from bad', '500 from bad', '200 from good', '200 from good', '200 from good']);
+    expect(down.map((e) => [e.target.url, e.reason])).toEqual([[bad.url, 'outlier']]);
+    expect(lb.lb.targets().map((t) => t.ejected)).toEqual([true, false]);
+  });
+
+  it('does not count 4xx answers, and a success resets the count', async () => {
+    const flaky = await switchable('flaky');
+    upstreams = [flaky, await switchable('other')];
+    const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: { consecutiveFailures: 3 } });
+    flaky.status = 404;
+    for (let i = 0; i < 5; i++) await request(lb.url);
+    for (const status of [500, 500, 200, 500, 500, 200]) {
+      flaky.status = status;
+      await request(lb.url);
+    }
+    expect(lb.lb.targets()[0]).toMatchObject({ ejected: false, requests: 11 });
+  });
+
+  it('brings an ejected one back on probation: one failure ejects it again, for longer', async () => {
+    const flaky = await switchable('flaky');
+    upstreams = [flaky, await switchable('other')];
+    flaky.status = 502;
+    const base = 80;
+    const lb = await balance(upstreams.map((u) => u.url), {
+      outlierDetection: { consecutiveFailures: 2, baseEjectionTime: base },
+    });
+    await request(lb.url);
+    await request(lb.url);
+    expect(lb.lb.targets()[0]!.ejected).toBe(true);
+    const firstEjection = performance.now();
+    const up1 = await nextEvent(lb, 'targetUp');
+    expect(up1.reason).toBe('outlier');
+    expect(performance.now() - firstEjection).toBeGreaterThanOrEqual(base - 5);
+
+    // On probation: a single failure is enough.
+    await request(lb.url);
+    expect(lb.lb.targets()[0]!.ejected).toBe(true);
+    const secondEjection = performance.now();
+    await nextEvent(lb, 'targetUp');
+    expect(performance.now() - secondEjection).toBeGreaterThanOrEqual(2 * base - 5);
+
+    // A success ends probation: from now on it takes consecutiveFailures again.
+    flaky.status = 200;
+    expect((await request(lb.url)).text).toBe('200 from flaky');
+    flaky.status = 502;
+    await request(lb.url);
+    expect(lb.lb.targets()[0]!.ejected).toBe(false);
+  });
+
+  it('never ejects more than maxEjectionPercent of the targets (at least one may go)', async () => {
+    upstreams = await Promise.all(['a', 'b', 'c', 'd'].map((n) => switchable(n)));
+    for (const u of upstreams as Array<Upstream & { status: number }>) u.status = 503;
+    const lb = await balance(upstreams.map((u) => u.url), {
+      strategy: 'round-robin',
+      outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000, maxEjectionPercent: 50 },
+    });
+    for (let i = 0; i < 20; i++) await request(lb.url);
+    expect(lb.lb.targets().filter((t) => t.ejected)).toHaveLength(2);
+  });
+
+  it('sends to every target in panic mode, when all usable ones are gone', async () => {
+    const only = await switchable('only');
+    upstreams = [only];
+    only.status = 500;
+    const lb = await balance([only.url], { outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000 } });
+    await request(lb.url);
+    expect(lb.lb.targets()[0]!.ejected).toBe(true);
+    only.status = 200;
+    expect((await request(lb.url)).text).toBe('200 from only');
+  });
+
+  it('is off with outlierDetection: false', async () => {
+    const bad = await switchable('bad');
+    upstreams = [bad, await switchable('good')];
+    bad.status = 500;
+    const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: false });
+    for (let i = 0; i < 10; i++) expect((await request(lb.url)).status).toBe(500);
+    expect(lb.lb.targets()[0]!.ejected).toBe(false);
+  });
+});
+
+function nextEvent(balanced: Balanced, name: 'targetUp' | 'targetDown'): Promise<TargetHealthEvent> {
+  return new Promise((resolve) => {
+    const listener = (event: TargetHealthEvent): void => {
+      balanced.lb.off(name, listener);
+      resolve(event);
+    };
+    balanced.lb.on(name, listener);
+  });
+}

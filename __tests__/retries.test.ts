@@ -1,0 +1,167 @@
+import { GatewayTimeoutError, type LoadBalanceOptions, type RetryEvent, type Target } from 'express-load-balance';
+import { blackHole, type BlackHole } from './helpers/black-hole';
+import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+/** A URL with nothing listening: connections are refused. */
+async function deadUrl(): Promise<string> {
+  const server = await listen(() => undefined);
+  await server.close();
+  return server.url;
+}
+
+/** An upstream whose routes fail in the ways the retry rules tell apart. */
+function failing(name: string): Promise<Upstream> {
+  return startUpstream(name, (app) => {
+    app.all('/reset', (req) => void req.socket.destroy());
+    app.all('/hang', () => undefined);
+    app.all('/unavailable', (_req, res) => void res.status(503).send(`503 from ${name}`));
+  });
+}
+
+describe('retries on another target', () => {
+  let balanced: Balanced | undefined;
+  let upstreams: Upstream[] = [];
+  let hole: BlackHole | undefined;
+  afterEach(async () => {
+    await closeAll(balanced, hole, ...upstreams);
+    balanced = hole = undefined;
+    upstreams = [];
+  });
+
+  async function balance(targets: string[], options: Partial<LoadBalanceOptions> = {}): Promise<Balanced> {
+    balanced = await startBalancer({ targets, outlierDetection: false, ...options });
+    return balanced;
+  }
+
+  const seenOn = (upstream: Upstream, path: string) => upstream.seen.filter((r) => r.url === path).length;
+
+  it.each(['GET', 'POST', 'PATCH'])('sends a %s refused by one target to the next: it never reached the application', async (method) => {
+    const live = await startUpstream('live');
+    upstreams = [live];
+    const dead = await deadUrl();
+    const lb = await balance([dead, live.url]);
+    const retries: RetryEvent[] = [];
+    lb.lb.on('retry', (event) => retries.push(event));
+    const res = await request(lb.url, { method, path: '/orders', headers: { 'content-type': 'text/plain' }, body: 'id=1' });
+    expect([res.status, res.text]).toEqual([200, 'Response from server Test: live']);
+    expect(live.seen.map((r) => `${r.method} ${r.body}`)).toEqual([`${method} id=1`]);
+    expect(retries.map((r) => [r.target.url, r.next.url, r.attempt])).toEqual([[dead, live.url, 2]]);
+    expect(lb.lb.targets().map((t) => [t.requests, t.failures, t.inFlight])).toEqual([[1, 1, 0], [1, 0, 0]]);
+  });
+
+  it('sends a request whose connection never completes to the next target after connectTimeout', async () => {
+    hole = await blackHole();
+    const live = await startUpstream('live');
+    upstreams = [live];
+    const lb = await balance([hole.url, live.url], { connectTimeout: 100 });
+    const res = await request(lb.url, { method: 'POST', path: '/x', headers: { 'content-type': 'text/plain' }, body: 'once' });
+    expect(res.text).toBe('Response from server Test: live');
+    expect(lb.lb.targets()[0]).toMatchObject({ failures: 1, inFlight: 0 });
+  });
+
+  it('answers 504 when the only target never accepts the connection', async () => {
+    hole = await blackHole();
+    const lb = await balance([hole.url], { connectTimeout: 100 });
+    const res = await request(lb.url);
+    expect(res.status).toBe(504);
+    expect(lb.errors[0]).toBeInstanceOf(GatewayTimeoutError);
+  });
+
+  it.each(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])('sends an idempotent %s again elsewhere after a reset once it was sent', async (method) => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const lb = await balance(upstreams.map((u) => u.url));
+    const res = await request(lb.url, { method, path: '/reset' });
+    expect(res.status).toBe(200);
+    expect([seenOn(upstreams[0]!, '/reset'), seenOn(upstreams[1]!, '/reset')]).toEqual([1, 1]);
+  });
+
+  it.each(['POST', 'PATCH'])('never sends a %s twice once it may have reached the application: 502', async (method) => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const lb = await balance(upstreams.map((u) => u.url));
+    const res = await request(lb.url, { method, path: '/reset', headers: { 'content-type': 'text/plain' }, body: 'pay' });
+    expect(res.status).toBe(502);
+    expect([seenOn(upstreams[0]!, '/reset'), seenOn(upstreams[1]!, '/reset')]).toEqual([1, 0]);
+  });
+
+  // Always the first target that may take the request: the first attempt goes to `a`,
+  // a retry to `b`.
+  const first = (targets: readonly Target[]) => targets[0];
+
+  it('sends a GET that timed out to the next target, and answers a timed-out POST with 504', async () => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const lb = await balance(upstreams.map((u) => u.url), { timeout: 150, strategy: first });
+    expect((await request(lb.url, { path: '/hang' })).text).toBe('Response from server Test: b');
+    const post = await request(lb.url, { method: 'POST', path: '/hang', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect(post.status).toBe(504);
+    expect(seenOn(upstreams[1]!, '/hang')).toBe(1);
+  });
+
+  it('gives the last answer when every target answers a status retryOn lists', async () => {
+    upstreams = [await failing('a'), await failing('b')];
+    const [a, b] = upstreams as [Upstream, Upstream];
+    const lb = await balance([a.url, b.url], { retryOn: [503], strategy: first });
+    const get = await request(lb.url, { path: '/unavailable' });
+    expect([get.status, get.text]).toEqual([503, '503 from b']);
+    expect([seenOn(a, '/unavailable'), seenOn(b, '/unavailable')]).toEqual([1, 1]);
+  });
+
+  it('retries a status listed in retryOn for idempotent methods only', async () => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const [a, b] = upstreams as [Upstream, Upstream];
+    const lb = await balance([a.url, b.url], { retryOn: [503], strategy: first });
+    expect((await request(lb.url, { path: '/unavailable' })).text).toBe('Response from server Test: b');
+    const post = await request(lb.url, { method: 'POST', path: '/unavailable', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect([post.status, post.text]).toEqual([503, '503 from a']);
+    expect(seenOn(b, '/unavailable')).toBe(1);
+  });
+
+  it('passes an upstream 503 through untouched when retryOn does not list it', async () => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const lb = await balance(upstreams.map((u) => u.url));
+    const res = await request(lb.url, { path: '/unavailable' });
+    expect([res.status, res.text]).toEqual([503, '503 from a']);
+  });
+
+  it('never retries on the target that just failed while another is usable, and stops after `retries`', async () => {
+    const live = await startUpstream('live');
+    upstreams = [live];
+    const dead = [await deadUrl(), await deadUrl(), await deadUrl()];
+    const lb = await balance([...dead, live.url], { retries: 2 });
+    const res = await request(lb.url);
+    expect(res.status).toBe(502);
+    expect(lb.lb.targets().map((t) => t.requests)).toEqual([1, 1, 1, 0]);
+    expect((await request(lb.url)).status).toBe(200);
+  });
+
+  it('does not retry at all with retries: 0', async () => {
+    const live = await startUpstream('live');
+    upstreams = [live];
+    const lb = await balance([await deadUrl(), live.url], { retries: 0 });
+    expect((await request(lb.url)).status).toBe(502);
+  });
+
+  it('does not retry a streamed body larger than retryBufferSize', async () => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const lb = await balance(upstreams.map((u) => u.url), { retryBufferSize: 16 });
+    const big = 'x'.repeat(1000);
+    const res = await request(lb.url, { method: 'PUT', path: '/reset', headers: { 'content-type': 'text/plain' }, body: big });
+    expect(res.status).toBe(502);
+    const small = await request(lb.url, { method: 'PUT', path: '/reset', headers: { 'content-type': 'text/plain' }, body: 'tiny' });
+    expect(small.status).toBe(200);
+    expect(upstreams[1]!.seen.filter((r) => r.url === '/reset').map((r) => r.body.toString())).toEqual(['tiny']);
+  });
+
+  it('retries nothing once response bytes went to the client', async () => {
+    const a = await startUpstream('a', (app) => {
+      app.get('/partial', (req, res) => {
+        res.setHeader('content-length', '1000');
+        res.write('part', () => req.socket.destroy());
+      });
+    });
+    const b = await startUpstream('b');
+    upstreams = [a, b];
+    const lb = await balance([a.url, b.url]);
+    await expect(request(lb.url, { path: '/partial' })).rejects.toThrow();
+    expect(seenOn(b, '/partial')).toBe(0);
+  });
+});

@@ -1,0 +1,53 @@
+import type { Target } from 'express-load-balance';
+import { SaturatedError } from 'express-load-balance';
+import { Holder } from './helpers/hold';
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
+
+describe('maxInFlightPerTarget', () => {
+  let holder: Holder;
+  let upstreams: Upstream[];
+  let balanced: Balanced;
+  const first = (targets: readonly Target[]) => targets[0];
+
+  beforeEach(async () => {
+    holder = new Holder();
+    upstreams = await Promise.all(['a', 'b'].map((name) => startUpstream(name, holder.route('/slow', name))));
+    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: first, maxInFlightPerTarget: 1 });
+  });
+  afterEach(async () => {
+    holder.releaseAll();
+    await closeAll(balanced, ...upstreams);
+  });
+
+  it('sends a request to a target with room when the pick is full', async () => {
+    const held = request(balanced.url, { path: '/slow' });
+    await holder.arrived(1);
+    const second = request(balanced.url, { path: '/slow' });
+    await holder.arrived(2);
+    expect(holder.heldBy).toEqual(['a', 'b']);
+    holder.releaseAll();
+    expect((await Promise.all([held, second])).map((r) => r.text)).toEqual(['released by a', 'released by b']);
+  });
+
+  it('answers 503 with Retry-After at once when every target is full, and serves again once one has room', async () => {
+    const held: Array<Promise<SimpleResponse>> = [request(balanced.url, { path: '/slow' })];
+    await holder.arrived(1);
+    held.push(request(balanced.url, { path: '/slow' }));
+    await holder.arrived(2);
+
+    const refused = await request(balanced.url, { path: '/fast' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(balanced.errors[0]).toBeInstanceOf(SaturatedError);
+    expect((balanced.errors[0] as SaturatedError).code).toBe('ELB_SATURATED');
+    // Nothing was queued: the upstreams saw only the two held requests.
+    expect(upstreams.map((u) => u.seen.length)).toEqual([1, 1]);
+
+    holder.releaseOne();
+    await held[0];
+    expect((await request(balanced.url, { path: '/fast' })).text).toBe('Response from server Test: a');
+    holder.releaseAll();
+    await Promise.all(held);
+    expect(balanced.lb.targets().map((t) => t.inFlight)).toEqual([0, 0]);
+  });
+});
