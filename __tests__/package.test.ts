@@ -107,13 +107,14 @@ describe('the published package', () => {
     expect(tarballFiles.filter((file) => !/^(dist\/[^/]+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file))).toEqual([]);
   });
 
-  it('brings axios as a dependency and leaves express to the app', () => {
+  it('brings axios and debug as dependencies and leaves express to the app', () => {
     const installed = JSON.parse(
       fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8'),
     ) as { dependencies: Record<string, string>; peerDependencies: Record<string, string> };
-    expect(Object.keys(installed.dependencies)).toEqual(['axios']);
+    expect(Object.keys(installed.dependencies)).toEqual(['axios', 'debug']);
     expect(Object.keys(installed.peerDependencies)).toEqual(['express']);
     expect(fs.existsSync(path.join(app, 'node_modules', 'axios', 'package.json'))).toBe(true);
+    expect(fs.existsSync(path.join(app, 'node_modules', 'debug', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'express-load-balance', 'node_modules', 'express'))).toBe(false);
   });
 

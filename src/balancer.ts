@@ -10,6 +10,7 @@ import { Exchange, type ForwardContext } from './forward';
 import { ActiveHealthCheck } from './health/active';
 import { OutlierDetection } from './health/passive';
 import { upstreamRequestHeaders } from './headers';
+import { log } from './log';
 import { parseTarget, type BalancerConfig, type XForwardedMode } from './options';
 import { Pool, type TargetSnapshot, type TargetState } from './pool';
 import { RetryBudget } from './retry';
@@ -154,9 +155,11 @@ export class Balancer implements ForwardContext {
     }
     const target = this.choose(req);
     if (target instanceof LoadBalanceError) {
+      if (log.forward.enabled) log.forward('%s %s refused: %s', req.method, req.originalUrl, target.message);
       next(target);
       return;
     }
+    if (log.forward.enabled) log.forward('%s %s -> %s', req.method, req.originalUrl, target.url);
     const body = requestBody(req, this.retryBufferSize);
     const headers = upstreamRequestHeaders(req, target, this.preserveHost, this.xForwarded);
     if (Buffer.isBuffer(body)) {

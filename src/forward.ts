@@ -6,6 +6,7 @@ import { isReplayable, type RequestBody } from './body';
 import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError } from './errors';
 import type { Events } from './events';
 import type { OutlierDetection } from './health/passive';
+import { log } from './log';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import type { TargetState } from './pool';
 import { mayRetry, type RetryableFailure, type RetryBudget } from './retry';
@@ -199,6 +200,7 @@ export class Exchange {
     const { ctx, target, body } = this;
     if (body !== undefined && !Buffer.isBuffer(body)) body.detach();
     this.retriesUsed++;
+    if (log.forward.enabled) log.forward('%s %s: retry %d on %s after: %s', this.req.method, this.req.originalUrl, this.retriesUsed, next.url, error.message);
     if (ctx.events.has('retry')) ctx.events.emit('retry', { req: this.req, target, next, attempt: this.attempt + 1, error });
     this.begin(next);
   }
@@ -209,6 +211,7 @@ export class Exchange {
       this.end(false, undefined, true);
     }
     if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error, target: this.target, req: this.req });
+    if (log.forward.enabled) log.forward('%s %s failed (%d %s): %s', this.req.method, this.req.originalUrl, error.status, error.code, error.message);
     this.next(error);
   }
 

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { log } from './log';
 import type { TargetSpec } from './options';
 import { fnv1a32 } from './strategies/hash';
 
@@ -238,6 +239,7 @@ export class Pool {
     const target = this.index(new TargetState(spec, this.settings));
     this.list = Object.freeze([...this.list, target]);
     this.refresh();
+    log.pool('added %s (weight %d)', target.url, target.weight);
     return target;
   }
 
@@ -257,9 +259,11 @@ export class Pool {
     this.refresh();
     this.byId.delete(target.id);
     const done = target.drained();
+    log.pool('removed %s, draining %d in-flight requests', url, target.inFlight);
     this.draining.set(url, done);
     void done.then(() => {
       if (this.draining.get(url) === done) this.draining.delete(url);
+      log.pool('%s drained', url);
     });
     return done;
   }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Events } from '../events';
+import { log } from '../log';
 import type { Pool, TargetState } from '../pool';
 
 /** The validated `healthCheck` option. */
@@ -113,6 +114,7 @@ export class ActiveHealthCheck {
     target.probeStreak = 0;
     target.healthy = passed;
     this.pool.refresh();
+    log.health('%s is %s after %d probes of %s', target.url, passed ? 'up' : 'down', threshold, this.config.path);
     this.events.emit(passed ? 'targetUp' : 'targetDown', { target, reason: 'health-check' });
   }
 }

@@ -1,4 +1,5 @@
 import type { Events } from '../events';
+import { log } from '../log';
 import type { Pool, TargetState } from '../pool';
 
 /** The validated `outlierDetection` option. */
@@ -51,7 +52,10 @@ export class OutlierDetection {
     let ejected = 0;
     for (const candidate of targets) if (candidate.ejected) ejected++;
     // Envoy's rule: at most maxEjectionPercent of the hosts, but always at least one.
-    if (ejected >= Math.max(1, Math.floor((targets.length * this.config.maxEjectionPercent) / 100))) return;
+    if (ejected >= Math.max(1, Math.floor((targets.length * this.config.maxEjectionPercent) / 100))) {
+      log.health('%s not ejected: %d of %d targets already are (maxEjectionPercent)', target.url, ejected, targets.length);
+      return;
+    }
 
     target.ejected = true;
     target.ejections++;
@@ -61,11 +65,13 @@ export class OutlierDetection {
     this.events.emit('targetDown', { target, reason: 'outlier' });
 
     const duration = Math.min(this.config.baseEjectionTime * target.ejections, this.config.maxEjectionTime);
+    log.health('%s ejected for %d ms (ejection %d)', target.url, duration, target.ejections);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       target.ejected = false;
       target.probation = true;
       this.pool.refresh();
+      log.health('%s back from ejection, on probation', target.url);
       this.events.emit('targetUp', { target, reason: 'outlier' });
     }, duration);
     timer.unref();
