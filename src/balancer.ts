@@ -4,6 +4,7 @@ import https from 'node:https';
 import axios, { type AxiosInstance } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
 import { requestBody } from './body';
+import { DnsDiscovery } from './discovery/runner';
 import { BadRequestError, LoadBalanceError, NoTargetError, SaturatedError } from './errors';
 import { Events } from './events';
 import { Exchange, type ForwardContext } from './forward';
@@ -80,6 +81,7 @@ export class Balancer implements ForwardContext {
   readonly preserveHost: boolean;
   readonly onResponseHead: ((req: Request, res: Response, target: TargetState) => void) | undefined;
   private readonly health: ActiveHealthCheck | undefined;
+  private readonly discovery: DnsDiscovery | undefined;
   private readonly maxInFlight: number;
   private readonly retryBufferSize: number;
   private readonly picker: Strategy<TargetState>;
@@ -116,6 +118,21 @@ export class Balancer implements ForwardContext {
     this.health =
       resilience.healthCheck === undefined ? undefined : new ActiveHealthCheck(resilience.healthCheck, this.pool, this.events, Math.random);
     this.health?.sync();
+    this.discovery =
+      config.discovery === undefined
+        ? undefined
+        : new DnsDiscovery(config.discovery, {
+            targets: () => this.pool.targets,
+            add: (spec) => {
+              this.pool.add(spec);
+              this.health?.sync();
+            },
+            remove: (url) => {
+              // Resolves once drained; never rejects here, as the URL is a current target.
+              this.pool.remove(url).catch(() => undefined);
+              this.health?.sync();
+            },
+          });
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also
     // shortens it to one second under an upstream's `Keep-Alive: timeout=N` hint.
     const agentOptions = { keepAlive: true, timeout: config.keepAliveTimeout, scheduling: 'lifo' as const };
@@ -229,8 +246,14 @@ export class Balancer implements ForwardContext {
     return removed;
   }
 
+  /** Resolves once there are targets: at once, or with discovery after its first answer that named some. */
+  ready(): Promise<void> {
+    return this.discovery?.ready() ?? Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.closing ??= Promise.resolve().then(() => {
+      this.discovery?.close();
       this.health?.close();
       this.outliers?.close();
       this.httpAgent.destroy();

@@ -2,6 +2,8 @@ export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
 export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options';
 export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } from './resilience-options';
 export type { Target, TargetSnapshot } from './pool';
+export { dnsTargets, type DnsTargetsOptions } from './discovery/dns';
+export type { DnsResolver, DnsTargets } from './discovery/source';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './strategies/types';
 export type {
   ErrorEvent,

@@ -42,6 +42,16 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * await lb.removeTarget('http://10.0.0.5:3000'); // safe to stop that server now
    */
   removeTarget(target: TargetInput): Promise<void>;
+  /**
+   * Resolves once the balancer has targets: at once with a targets array; with
+   * {@link dnsTargets}, after the first DNS answer that named some (requests before it
+   * get a 503 `ELB_NO_TARGET`). Rejects if `close()` is called first.
+   *
+   * @example
+   * await lb.ready();
+   * app.listen(8080);
+   */
+  ready(): Promise<void>;
   /** The axios instance that sends upstream requests (add interceptors here). */
   readonly axios: AxiosInstance;
 }
@@ -100,6 +110,7 @@ export function loadBalance(
     targets: () => balancer.targets(),
     addTarget: (target: TargetInput) => balancer.addTarget(target),
     removeTarget: (target: TargetInput) => balancer.removeTarget(target),
+    ready: () => balancer.ready(),
     axios: balancer.axios,
   });
 }

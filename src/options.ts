@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { isDnsTargets, type DnsTargets } from './discovery/source';
 import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience-options';
 import { strategyFactory } from './strategies';
 import { fail, milliseconds, own, positiveNumber } from './validate';
@@ -40,8 +41,11 @@ export interface StickyOptions {
  * @public
  */
 export interface LoadBalanceOptions extends ResilienceOptions {
-  /** The upstream servers. At least one; no duplicates. */
-  targets: readonly TargetInput[];
+  /**
+   * The upstream servers: at least one, no duplicates. Or {@link dnsTargets}`(name, options)`,
+   * to find them in DNS and follow its changes.
+   */
+  targets: readonly TargetInput[] | DnsTargets;
   /**
    * How the next target is chosen: `'round-robin'` (default, smooth weighted),
    * `'random'`, `'least-connections'`, `'power-of-two'`, `'consistent-hash'`,
@@ -128,7 +132,9 @@ export interface StickyConfig {
 
 /** The internal, validated, frozen configuration. Nothing downstream re-checks it. */
 export interface BalancerConfig {
+  /** Empty when `discovery` finds the targets. */
   readonly targets: readonly TargetSpec[];
+  readonly discovery: DnsTargets | undefined;
   readonly strategy: StrategyFactory;
   readonly hashKey: HashKey;
   readonly sticky: StickyConfig | undefined;
@@ -221,7 +227,7 @@ export function parseTarget(input: unknown, option: string, noun = 'option'): Ta
 
 export function parseTargets(input: unknown, option = 'targets'): TargetSpec[] {
   if (!Array.isArray(input) || input.length === 0) {
-    fail(option, 'must be a non-empty array of target URLs', input);
+    fail(option, 'must be a non-empty array of target URLs, or dnsTargets(...)', input);
   }
   const seen = new Set<string>();
   return input.map((entry, i) => {
@@ -263,8 +269,12 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     if (strategy !== 'consistent-hash') fail('hashKey', 'only applies to strategy "consistent-hash"', strategy);
   }
 
+  const targets = own(opts, 'targets');
+  const discovery = isDnsTargets(targets) ? targets : undefined;
+
   return Object.freeze({
-    targets: Object.freeze(parseTargets(own(opts, 'targets'))),
+    targets: Object.freeze(discovery === undefined ? parseTargets(targets) : []),
+    discovery,
     strategy: strategyFactory(strategy),
     hashKey: (hashKey as HashKey | undefined) ?? clientIp,
     sticky: parseSticky(own(opts, 'sticky')),

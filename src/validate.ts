@@ -29,9 +29,9 @@ export function positiveNumber(option: string, value: unknown, fallback: number,
   return value;
 }
 
-export function milliseconds(option: string, value: unknown, fallback: number): number {
-  const ms = positiveNumber(option, value, fallback);
-  if (ms > MAX_TIMER_MS) fail(option, `must be at most ${MAX_TIMER_MS} ms (Node's timer limit)`, value);
+export function milliseconds(option: string, value: unknown, fallback: number, noun = 'option'): number {
+  const ms = positiveNumber(option, value, fallback, noun);
+  if (ms > MAX_TIMER_MS) fail(option, `must be at most ${MAX_TIMER_MS} ms (Node's timer limit)`, value, noun);
   return ms;
 }
 
@@ -60,13 +60,13 @@ export function own(object: Record<string, unknown>, key: string): unknown {
 }
 
 /** A plain object whose keys are all among `known`, else a TypeError naming the stray key. */
-export function optionObject(option: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+export function optionObject(option: string, value: unknown, known: readonly string[], noun = 'option'): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail(option, `must be an object { ${known.join(', ')} }`, value);
+    fail(option, `must be an object { ${known.join(', ')} }`, value, noun);
   }
   const object = value as Record<string, unknown>;
   for (const key of Object.keys(object)) {
-    if (!known.includes(key)) fail(`${option}.${key}`, `is not a known setting (expected ${known.join(', ')})`, object[key]);
+    if (!known.includes(key)) fail(`${option}.${key}`, `is not a known setting (expected ${known.join(', ')})`, object[key], noun);
   }
   return object;
 }

@@ -1,0 +1,241 @@
+import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions } from 'express-load-balance';
+import { startDns, watchedResolver, type Srv, type TestDns } from './helpers/dns-server';
+import { Holder } from './helpers/hold';
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+const SERVICE = '_http._tcp.api.service.test';
+const PREFIX = 'Response from server Test: ';
+
+describe('targets from DNS', () => {
+  let dns: TestDns;
+  let upstreams: Upstream[] = [];
+  let balanced: Balanced | undefined;
+  let holder = new Holder();
+
+  beforeEach(async () => {
+    dns = await startDns();
+  });
+
+  afterEach(async () => {
+    holder.releaseAll();
+    await closeAll(balanced, ...upstreams);
+    await dns.stop();
+    balanced = undefined;
+    upstreams = [];
+  });
+
+  /** Upstreams named a, b, c… each reachable in DNS as `<name>.test` -> 127.0.0.1. */
+  async function startUpstreams(...names: string[]): Promise<Upstream[]> {
+    holder = new Holder();
+    upstreams = await Promise.all(names.map((name) => startUpstream(name, holder.route('/slow', name))));
+    for (const name of names) dns.a.set(`${name}.test`, ['127.0.0.1']);
+    return upstreams;
+  }
+
+  const srv = (upstream: Upstream, weight = 1, priority = 10): Srv => ({ target: `${upstream.name}.test`, port: upstream.port, weight, priority });
+  const urls = (...list: Upstream[]) => list.map((u) => u.url).sort();
+
+  async function balance(name: string, options: DnsTargetsOptions = {}): Promise<Balanced> {
+    balanced = await startBalancer({ targets: dnsTargets(name, { servers: [dns.address], ...options }), outlierDetection: false });
+    return balanced;
+  }
+
+  /** Which upstream answered each of `count` requests, in order. */
+  async function answers(url: string, count: number): Promise<string> {
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) out.push((await request(url)).text.slice(PREFIX.length));
+    return out.join(' ');
+  }
+
+  it('spreads requests over the SRV records by their weights, sending the SRV host name in Host', async () => {
+    const [a, b] = await startUpstreams('a', 'b');
+    dns.srv.set(SERVICE, [srv(a!, 1), srv(b!, 3)]);
+    const { lb, url } = await balance(SERVICE);
+    await lb.ready();
+
+    expect(lb.targets().map(({ url, weight }) => ({ url, weight })).sort((x, y) => x.url.localeCompare(y.url))).toEqual(
+      [
+        { url: a!.url, weight: 1 },
+        { url: b!.url, weight: 3 },
+      ].sort((x, y) => x.url.localeCompare(y.url)),
+    );
+    const names = (await answers(url, 8)).split(' ');
+    expect(names.filter((n) => n === 'a')).toHaveLength(2);
+    expect(names.filter((n) => n === 'b')).toHaveLength(6);
+    expect(a!.seen[0]!.headers.host).toBe(`a.test:${a!.port}`);
+    expect(b!.seen[0]!.headers.host).toBe(`b.test:${b!.port}`);
+  });
+
+  it('follows the SRV set as it grows and shrinks; a target that left finishes its request in flight', async () => {
+    const [a, b, c] = await startUpstreams('a', 'b', 'c');
+    dns.srv.set(SERVICE, [srv(a!)]);
+    const resolver = watchedResolver(dns, SERVICE);
+    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
+    await lb.ready();
+    expect(lb.targets().map((t) => t.url)).toEqual([a!.url]);
+    const held = request(url, { path: '/slow' });
+    await holder.arrived(1);
+
+    dns.srv.set(SERVICE, [srv(a!), srv(b!), srv(c!)]);
+    await resolver.lookups(2);
+    expect(lb.targets().map((t) => t.url).sort()).toEqual(urls(a!, b!, c!));
+
+    dns.srv.set(SERVICE, [srv(b!), srv(c!)]);
+    await resolver.lookups(2);
+    expect(lb.targets().map((t) => t.url).sort()).toEqual(urls(b!, c!));
+    expect((await answers(url, 4)).split(' ').sort()).toEqual(['b', 'b', 'c', 'c']);
+
+    holder.releaseAll();
+    const answer = await held;
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe('released by a');
+    expect(a!.seen.map((r) => r.url)).toEqual(['/slow']);
+  });
+
+  it('uses only the lowest SRV priority, and the next one once the lowest is gone', async () => {
+    const [a, b] = await startUpstreams('a', 'b');
+    dns.srv.set(SERVICE, [srv(b!, 1, 20), srv(a!, 1, 10)]);
+    const resolver = watchedResolver(dns, SERVICE);
+    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
+    await lb.ready();
+    expect(await answers(url, 3)).toBe('a a a');
+
+    dns.srv.set(SERVICE, [srv(b!, 1, 20)]);
+    await resolver.lookups(2);
+    expect(await answers(url, 3)).toBe('b b b');
+  });
+
+  it('takes a new SRV weight for a target it already has, and counts a weight of 0 as 1', async () => {
+    const [a, b] = await startUpstreams('a', 'b');
+    dns.srv.set(SERVICE, [srv(a!, 0), srv(b!, 0)]);
+    const resolver = watchedResolver(dns, SERVICE);
+    const { lb } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
+    await lb.ready();
+    expect(lb.targets().map((t) => t.weight)).toEqual([1, 1]);
+
+    dns.srv.set(SERVICE, [srv(a!, 5), srv(b!, 0)]);
+    await resolver.lookups(2);
+    expect(Object.fromEntries(lb.targets().map((t) => [t.url, t.weight]))).toEqual({ [a!.url]: 5, [b!.url]: 1 });
+  });
+
+  it('keeps the last targets while the DNS server is down, and follows it again once it is back', async () => {
+    const [a, b] = await startUpstreams('a', 'b');
+    dns.srv.set(SERVICE, [srv(a!)]);
+    const resolver = watchedResolver(dns, SERVICE);
+    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
+    await lb.ready();
+
+    await dns.stop();
+    await resolver.lookups(3);
+    expect(lb.targets().map((t) => t.url)).toEqual([a!.url]);
+    expect(await answers(url, 2)).toBe('a a');
+
+    dns.srv.set(SERVICE, [srv(b!)]);
+    await dns.start();
+    await resolver.lookups(2);
+    expect(lb.targets().map((t) => t.url)).toEqual([b!.url]);
+    expect(await answers(url, 2)).toBe('b b');
+  });
+
+  it('keeps the last targets when an answer names none', async () => {
+    const [a] = await startUpstreams('a');
+    dns.srv.set(SERVICE, [srv(a!)]);
+    const resolver = watchedResolver(dns, SERVICE);
+    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
+    await lb.ready();
+
+    dns.srv.delete(SERVICE);
+    await resolver.lookups(2);
+    expect(lb.targets().map((t) => t.url)).toEqual([a!.url]);
+    // An SRV host name with no address names no target either.
+    dns.srv.set(SERVICE, [{ target: 'nowhere.test', port: 1 }]);
+    await resolver.lookups(2);
+    expect(await answers(url, 1)).toBe('a');
+  });
+
+  it('makes one target per A and AAAA address of a name, at the given port, with the name in Host', async () => {
+    const [a] = await startUpstreams('a');
+    const name = 'api.default.svc.test';
+    dns.a.set(name, ['127.0.0.1']);
+    const resolver = watchedResolver(dns, name);
+    const { lb, url } = await balance(name, { port: a!.port, basePath: '/v1', interval: 5, servers: undefined, resolver });
+    await lb.ready();
+    expect(lb.targets().map((t) => t.url)).toEqual([`${a!.url}/v1`]);
+    expect((await request(url, { path: '/users' })).status).toBe(200);
+    expect(a!.seen[0]).toMatchObject({ url: '/v1/users', headers: { host: `${name}:${a!.port}` } });
+
+    dns.aaaa.set(name, ['::1']);
+    await resolver.lookups(2);
+    expect(lb.targets().map((t) => t.url)).toEqual([`${a!.url}/v1`, `http://[::1]:${a!.port}/v1`]);
+  });
+
+  it('answers 503 ELB_NO_TARGET until the first answer, which ready() waits for', async () => {
+    const [a] = await startUpstreams('a');
+    dns.srv.set(SERVICE, [srv(a!)]);
+    dns.pause();
+    const { lb, url, errors } = await balance(SERVICE);
+    const early = await request(url);
+    expect(early.status).toBe(503);
+    expect(errors).toEqual([expect.objectContaining({ code: 'ELB_NO_TARGET' })]);
+    expect(isLoadBalanceError(errors[0])).toBe(true);
+
+    dns.resume();
+    await lb.ready();
+    expect(await answers(url, 1)).toBe('a');
+  });
+
+  it('rejects ready() when the balancer is closed before any answer', async () => {
+    dns.pause();
+    const { lb } = await balance(SERVICE);
+    const ready = lb.ready();
+    await lb.close();
+    await expect(ready).rejects.toThrow(/closed before DNS named any target for _http._tcp.api.service.test/);
+  });
+
+  it('gives each balancer its own lookups from one dnsTargets() value', async () => {
+    const [a] = await startUpstreams('a');
+    dns.srv.set(SERVICE, [srv(a!)]);
+    const source = dnsTargets(SERVICE, { servers: [dns.address] });
+    const first = await startBalancer({ targets: source });
+    const second = await startBalancer({ targets: source });
+    try {
+      await Promise.all([first.lb.ready(), second.lb.ready()]);
+      await first.lb.removeTarget(a!.url);
+      expect(second.lb.targets().map((t) => t.url)).toEqual([a!.url]);
+    } finally {
+      await closeAll(first, second);
+    }
+  });
+});
+
+describe('dnsTargets() arguments', () => {
+  it.each([
+    [['not a name!'], /dnsTargets\(\) argument "name" must be a DNS name, got "not a name!"/],
+    [[''], /argument "name" must be a DNS name/],
+    [['api.test'], /argument "options.port" is required for an A\/AAAA name/],
+    [[SERVICE, { port: 80 }], /argument "options.port" does not apply to an SRV name/],
+    [['api.test', { port: 0 }], /argument "options.port" must be a whole number from 1 to 65535, got 0/],
+    [['api.test', { port: 80, protocol: 'ftp' }], /argument "options.protocol" must be 'http' or 'https', got "ftp"/],
+    [[SERVICE, { interval: 0 }], /argument "options.interval" must be a positive, finite number, got 0/],
+    [[SERVICE, { servers: ['not an ip'] }], /argument "options.servers" must be a non-empty array/],
+    [[SERVICE, { servers: [] }], /argument "options.servers" must be a non-empty array/],
+    [[SERVICE, { basePath: 'v1' }], /argument "options.basePath" must be a path starting with '\/'/],
+    [[SERVICE, { basePath: '/v1?x=1' }], /argument "options.basePath" must be a path without a query/],
+    [[SERVICE, { resolver: {} }], /argument "options.resolver" must have resolveSrv, resolve4 and resolve6 methods/],
+    [[SERVICE, { ttl: 5 }], /argument "options.ttl" is not a known setting/],
+  ])('refuses %j', (args, message) => {
+    expect(() => (dnsTargets as (...a: unknown[]) => unknown)(...args)).toThrow(message);
+    expect(() => (dnsTargets as (...a: unknown[]) => unknown)(...args)).toThrow(TypeError);
+  });
+
+  it('is refused by loadBalance when it is a look-alike, not made by dnsTargets()', () => {
+    const lookAlike = { ...dnsTargets(SERVICE) };
+    expect(() => loadBalance({ targets: lookAlike })).toThrow(/option "targets" must be a non-empty array of target URLs, or dnsTargets\(\.\.\.\)/);
+  });
+
+  it('describes what it looks up', () => {
+    expect(dnsTargets('api.test.', { port: 8080 })).toMatchObject({ kind: 'dns', name: 'api.test', record: 'A/AAAA', port: 8080, interval: 10_000, protocol: 'http', basePath: '' });
+    expect(dnsTargets(SERVICE, { basePath: '/v1/', protocol: 'https' })).toMatchObject({ record: 'SRV', port: undefined, basePath: '/v1', protocol: 'https' });
+    expect(Object.isFrozen(dnsTargets(SERVICE))).toBe(true);
+  });
+});
