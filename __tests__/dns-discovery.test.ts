@@ -1,3 +1,5 @@
+import { format } from 'node:util';
+import createDebug from 'debug';
 import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions } from 'express-load-balance';
 import { startDns, watchedResolver, type Srv, type TestDns } from './helpers/dns-server';
 import { Holder } from './helpers/hold';
@@ -167,6 +169,36 @@ describe('targets from DNS', () => {
     dns.aaaa.set(name, ['::1']);
     await resolver.lookups(2);
     expect(lb.targets().map((t) => t.url)).toEqual([`${a!.url}/v1`, `http://[::1]:${a!.port}/v1`]);
+  });
+
+  it('logs the targets it adds and removes, and failed lookups, under express-load-balance:discovery', async () => {
+    const lines: string[] = [];
+    const enabledBefore = createDebug.disable();
+    const logBefore = createDebug.log;
+    createDebug.enable('express-load-balance:discovery');
+    createDebug.log = (...args: unknown[]) => void lines.push(format(...args));
+    try {
+      const [a, b] = await startUpstreams('a', 'b');
+      dns.srv.set(SERVICE, [srv(a!)]);
+      const resolver = watchedResolver(dns, SERVICE);
+      const { lb } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
+      await lb.ready();
+      dns.srv.set(SERVICE, [srv(b!, 2)]);
+      await resolver.lookups(2);
+      await dns.stop();
+      await resolver.lookups(2);
+      const logged = lines.map((line) => line.replace(/^\S+ express-load-balance:discovery /, ''));
+      expect(logged.slice(0, 3)).toEqual([
+        `SRV ${SERVICE}: new target ${a!.url} (Host a.test:${a!.port}, weight 1)`,
+        `SRV ${SERVICE}: ${a!.url} is gone`,
+        `SRV ${SERVICE}: new target ${b!.url} (Host b.test:${b!.port}, weight 2)`,
+      ]);
+      expect(logged[3]).toMatch(new RegExp(`^SRV ${SERVICE}: lookup failed, keeping 1 targets: querySrv (ECONNREFUSED|ETIMEOUT) ${SERVICE}$`));
+    } finally {
+      createDebug.log = logBefore;
+      createDebug.disable();
+      if (enabledBefore !== '') createDebug.enable(enabledBefore);
+    }
   });
 
   it('answers 503 ELB_NO_TARGET until the first answer, which ready() waits for', async () => {

@@ -71,7 +71,7 @@ export class DnsDiscovery {
       }
     } catch (error) {
       if (this.closed) return;
-      log.discovery('%s lookup failed, keeping %d targets: %s', this.where, this.managed.size, error instanceof Error ? error.message : String(error));
+      log.discovery('%s lookup failed, keeping %d targets: %s', this.where, this.managed.size, errorMessage(error));
     }
     this.timer = setTimeout(() => void this.lookup(), source.interval);
     this.timer.unref();
@@ -104,3 +104,9 @@ export class DnsDiscovery {
   }
 }
 
+
+/** An Error's message, also for one from another realm (instanceof would miss it). */
+function errorMessage(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
