@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { BALANCER_PORT, startBalancer, type RunningBalancer } from '../examples/tutorial/balancer';
 import { APP_PORTS, startAppServers, type AppServer } from '../examples/tutorial/servers';
@@ -122,6 +123,56 @@ describe('npm run example', () => {
     expect(answers).toEqual([1, 2, 3].map(answer));
 
     // Ctrl-C in a terminal signals the whole foreground process group.
+    process.kill(-started.pid!, 'SIGINT');
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = await Promise.race([
+      exited,
+      new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), 10_000))),
+    ]);
+    clearTimeout(timer);
+    expect({ exit: bounded, output }).toEqual({ exit: [0, null], output: expect.stringContaining('Shutting down') as string });
+  });
+});
+
+describe('npm run example:cluster', () => {
+  let child: ChildProcess | undefined;
+
+  afterAll(() => {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      process.kill(-child.pid, 'SIGKILL');
+    }
+  });
+
+  itWithFreePorts(`sends a key to the same server from every worker, and stops with code 0 on Ctrl-C${skipNote}`, async () => {
+    const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const [bin, ...args] = pkg.scripts['example:cluster']!.split(' ');
+    expect(bin).toBe('tsx');
+    const tsx = path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+    const started = spawn(process.execPath, [tsx, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
+    let output = '';
+    started.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    started.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = once(started, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+
+    const ready = await new Promise<boolean>((resolve) => {
+      started.stdout!.on('data', () => {
+        if (output.includes('Open http://localhost:8080/')) resolve(true);
+      });
+      void exited.then(() => resolve(false));
+    });
+    if (!ready && output.includes('EADDRINUSE')) {
+      console.warn(`npm run example:cluster could not be tested: ${output}`);
+      return;
+    }
+    if (!ready) throw new Error(`the example exited before it was ready:\n${output}`);
+
+    // Each request is a new connection, and the primary deals connections out in turn.
+    const responses = [];
+    for (let i = 0; i < 6; i++) responses.push(await request('http://127.0.0.1:8080', { path: '/', headers: { 'x-user': 'alice' } }));
+    expect(new Set(responses.map((r) => r.text)).size).toBe(1);
+    expect(new Set(responses.map((r) => r.headers['x-worker'])).size).toBe(Math.min(2, availableParallelism()));
+
     process.kill(-started.pid!, 'SIGINT');
     let timer: NodeJS.Timeout | undefined;
     const bounded = await Promise.race([

@@ -18,7 +18,10 @@ async function primary(): Promise<void> {
   const apps = await startAppServers();
   const workers = availableParallelism();
   for (let i = 0; i < workers; i++) cluster.fork();
-  console.log(`Open http://localhost:${PORT}/ (${workers} balancer workers). Press Ctrl-C to stop.`);
+  let listening = 0;
+  cluster.on('listening', () => {
+    if (++listening === workers) console.log(`Open http://localhost:${PORT}/ (${workers} balancer workers). Press Ctrl-C to stop.`);
+  });
 
   let stopping = false;
   cluster.on('exit', (worker, code) => {
