@@ -13,7 +13,7 @@ import type { Strategy, StrategyFunction, StrategyName } from './strategies/type
  */
 export interface LoadBalanceMiddleware extends RequestHandler {
   (req: Request, res: Response, next: NextFunction): void;
-  /** Frees pooled sockets. Idempotent; later requests get a 503 `ELB_NO_TARGET`. */
+  /** Frees pooled sockets and stops DNS lookups. Idempotent; later requests get a 503 `ELB_NO_TARGET`. */
   close(): Promise<void>;
   /** Subscribes to an event; a listener that throws never breaks a request. */
   on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): LoadBalanceMiddleware;
