@@ -4,7 +4,10 @@ describe('which failures may be retried', () => {
   it.each`
     method       | phase              | retried
     ${'POST'}    | ${'connect'}       | ${true}
-    ${'PATCH'}   | ${'reused-socket'} | ${true}
+    ${'PATCH'}   | ${'reused-socket'} | ${false}
+    ${'POST'}    | ${'reused-socket'} | ${false}
+    ${'GET'}     | ${'reused-socket'} | ${true}
+    ${'PUT'}     | ${'reused-socket'} | ${true}
     ${'GET'}     | ${'connect'}       | ${true}
     ${'GET'}     | ${'sent'}          | ${true}
     ${'HEAD'}    | ${'timeout'}       | ${true}

@@ -154,9 +154,10 @@ export class Exchange {
     }
     const failure = err as Partial<TransportError>;
     const phase = failure.phase ?? 'sent';
-    if (phase === 'reused-socket' && !this.resentFresh && isReplayable(this.body)) {
-      // The upstream closed a pooled connection as we used it: the request never reached
-      // the application, so the same target gets it again on a new connection.
+    if (phase === 'reused-socket' && !this.resentFresh && isReplayable(this.body) && mayRetry(this.req.method, { phase })) {
+      // A pooled connection was found closed before any response byte, most likely by the
+      // upstream's idle timer: the same target gets the request again on a new connection
+      // (idempotent methods only, see mayRetry), not counted against `retries`.
       this.resentFresh = true;
       this.send(true);
       return;

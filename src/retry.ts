@@ -15,12 +15,19 @@ export type RetryableFailure =
 
 /**
  * nginx's proxy_next_upstream and Envoy's retry_on, made strict: a failure that
- * certainly never reached the application (no connection, or a pooled connection
- * found dead before any response byte) may be retried for any method; anything
- * after the request may have been seen only for idempotent methods.
+ * certainly never reached the application (no connection was made) may be retried
+ * for any method; anything after the request may have been seen only for idempotent
+ * methods.
+ *
+ * A reset on a reused keep-alive connection before any response byte is most often the
+ * keep-alive race (the upstream closed the idle connection as the request went out),
+ * but an upstream that read the request and then crashed resets the connection in
+ * exactly the same way: the two cannot be told apart, so only idempotent methods are
+ * sent again. Go's net/http and nginx draw the same line; the chaos tests found POSTs
+ * delivered twice when it was drawn elsewhere.
  */
 export function mayRetry(method: string, failure: RetryableFailure): boolean {
-  if (failure.phase === 'connect' || failure.phase === 'connect-timeout' || failure.phase === 'reused-socket') return true;
+  if (failure.phase === 'connect' || failure.phase === 'connect-timeout') return true;
   return IDEMPOTENT.has(method);
 }
 

@@ -40,7 +40,10 @@ export type FailurePhase =
   | 'connect'
   /** As 'connect', because no connection was made within `connectTimeout`. */
   | 'connect-timeout'
-  /** A pooled connection turned out closed before any response byte: the keep-alive race. */
+  /**
+   * A pooled connection turned out closed before any response byte: usually the
+   * keep-alive race, but indistinguishable from an upstream that read the request and died.
+   */
   | 'reused-socket'
   /** The request may have reached the application. */
   | 'sent'
