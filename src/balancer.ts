@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
+import { createAxios } from './axios-options';
 import type { NextFunction, Request, Response } from 'express';
 import { requestBody } from './body';
 import { BadRequestError, LoadBalanceError, NoTargetError, SaturatedError } from './errors';
@@ -87,6 +88,7 @@ export class Balancer implements ForwardContext {
   private readonly xForwarded: XForwardedMode;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
+  private readonly ownAgents: readonly http.Agent[];
   private closing: Promise<void> | undefined;
 
   constructor(config: BalancerConfig) {
@@ -118,24 +120,11 @@ export class Balancer implements ForwardContext {
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also
     // shortens it to one second under an upstream's `Keep-Alive: timeout=N` hint.
     const agentOptions = { keepAlive: true, timeout: config.keepAliveTimeout, scheduling: 'lifo' as const };
-    this.httpAgent = new http.Agent(agentOptions);
-    this.httpsAgent = new https.Agent(agentOptions);
-    this.axios = axios.create({
-      adapter: createTransport(),
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      responseType: 'stream',
-      maxRedirects: 0,
-      decompress: false,
-      validateStatus: null,
-      transformRequest: [],
-      transformResponse: [],
-      maxBodyLength: Infinity,
-      maxContentLength: Infinity,
-      proxy: false,
-    });
-    // Forward the client's headers, not axios's defaults.
-    delete this.axios.defaults.headers.common.Accept;
+    this.httpAgent = config.axios.httpAgent ?? new http.Agent(agentOptions);
+    this.httpsAgent = config.axios.httpsAgent ?? new https.Agent(agentOptions);
+    // Agents the user gave may serve the app's own requests too: close() leaves them be.
+    this.ownAgents = [this.httpAgent, this.httpsAgent].filter((agent) => agent !== config.axios.httpAgent && agent !== config.axios.httpsAgent);
+    this.axios = createAxios(config.axios, createTransport(), this.httpAgent, this.httpsAgent);
   }
 
   handle(req: Request, res: Response, next: NextFunction): void {
@@ -230,8 +219,7 @@ export class Balancer implements ForwardContext {
     this.closing ??= Promise.resolve().then(() => {
       this.health?.close();
       this.outliers?.close();
-      this.httpAgent.destroy();
-      this.httpsAgent.destroy();
+      for (const agent of this.ownAgents) agent.destroy();
     });
     return this.closing;
   }

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { parseAxiosOption, type AxiosBase, type AxiosOption } from './axios-options';
 import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience-options';
 import { strategyFactory } from './strategies';
 import { fail, milliseconds, own, positiveNumber } from './validate';
@@ -99,6 +100,28 @@ export interface LoadBalanceOptions extends ResilienceOptions {
    * ```
    */
   xForwarded?: 'append' | 'replace' | false;
+  /**
+   * An axios instance, or an axios config, that the balancer's own instance
+   * (`lb.axios`) starts from: default headers, `httpAgent`/`httpsAgent`, and an
+   * instance's interceptors (copied once, here; the instance itself is not changed and
+   * keeps working for the app's own calls). Settings that would change what is
+   * forwarded (`adapter`, `responseType`, `maxRedirects`, `decompress`,
+   * `validateStatus`, `transformRequest`, `transformResponse`, `maxContentLength`,
+   * `maxBodyLength`, `timeout`, `proxy`, `baseURL`, `params`, `socketPath`, `auth`)
+   * must be left at axios's default: otherwise a `TypeError` names `axios.<setting>`.
+   * Agents given here are used as they are and never destroyed by `lb.close()`.
+   *
+   * @example
+   * ```ts
+   * const signed = axios.create({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 50 }) });
+   * signed.interceptors.request.use((config) => {
+   *   config.headers.set('x-signature', sign(config.method, config.url));
+   *   return config;
+   * });
+   * app.use('/api', loadBalance({ targets, axios: signed }));
+   * ```
+   */
+  axios?: AxiosOption;
 }
 
 /** A validated target, before the pool turns it into live state. */
@@ -139,6 +162,7 @@ export interface BalancerConfig {
   /** `'trust'` when the option is unset: follow the app's `trust proxy` setting. */
   readonly xForwarded: XForwardedMode;
   readonly resilience: ResilienceConfig;
+  readonly axios: AxiosBase;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -151,6 +175,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'keepAliveTimeout',
   'preserveHost',
   'xForwarded',
+  'axios',
   ...RESILIENCE_KEYS,
 ]);
 
@@ -274,6 +299,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     preserveHost: preserveHost ?? DEFAULTS.preserveHost,
     xForwarded: xForwarded ?? DEFAULTS.xForwarded,
     resilience: parseResilience(opts),
+    axios: parseAxiosOption(own(opts, 'axios')),
   });
 }
 
