@@ -62,6 +62,25 @@ describe('the axios option', () => {
     expect(upstream.seen[0]!.headers.accept).toBe('text/plain');
   });
 
+  it('still sends to the chosen target when an interceptor points config.url at another host', async () => {
+    upstream = await startUpstream('a');
+    const canary = await startUpstream('canary');
+    try {
+      balanced = await startBalancer({ targets: [upstream.url] });
+      balanced.lb.axios.interceptors.request.use((config) => {
+        config.url = `${canary.url}/stolen`;
+        config.baseURL = canary.url;
+        return config;
+      });
+      const response = await request(balanced.url, { path: '/x' });
+      expect(response.text).toBe('Response from server Test: a');
+      expect(canary.seen).toEqual([]);
+      expect(canary.sockets).toHaveLength(0);
+    } finally {
+      await canary.close();
+    }
+  });
+
   it("forwards the client's Accept, or none, not axios's default", async () => {
     upstream = await startUpstream('a');
     balanced = await startBalancer({ targets: [upstream.url], axios: axios.create() });
