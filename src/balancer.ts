@@ -12,6 +12,7 @@ import { ActiveHealthCheck } from './health/active';
 import { OutlierDetection } from './health/passive';
 import { upstreamRequestHeaders } from './headers';
 import { parseTarget, type BalancerConfig, type XForwardedMode } from './options';
+import type { PathRewriteFunction } from './path-rewrite';
 import { Pool, type TargetSnapshot, type TargetState } from './pool';
 import { RetryBudget } from './retry';
 import { StickySessions } from './sticky';
@@ -89,6 +90,7 @@ export class Balancer implements ForwardContext {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly ownAgents: readonly http.Agent[];
+  private readonly pathRewrite: PathRewriteFunction | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(config: BalancerConfig) {
@@ -105,6 +107,7 @@ export class Balancer implements ForwardContext {
     this.timeout = config.timeout;
     this.preserveHost = config.preserveHost;
     this.xForwarded = config.xForwarded;
+    this.pathRewrite = config.pathRewrite;
     const { resilience } = config;
     this.connectTimeout = resilience.connectTimeout;
     this.retries = resilience.retries;
@@ -136,7 +139,13 @@ export class Balancer implements ForwardContext {
       next(new BadRequestError('CONNECT is not forwarded by express-load-balance'));
       return;
     }
-    const relative = relativePath(req.url);
+    let relative = relativePath(req.url);
+    const { pathRewrite } = this;
+    if (relative !== undefined && pathRewrite !== undefined) {
+      const rewritten = this.rewrite(pathRewrite, relative, req, next);
+      if (rewritten === null) return;
+      relative = rewritten;
+    }
     if (relative === undefined) {
       next(new BadRequestError('request path climbs above its root'));
       return;
@@ -155,6 +164,25 @@ export class Balancer implements ForwardContext {
       delete headers['content-encoding'];
     }
     new Exchange(this, req, res, next, target, relative, body, headers).start();
+  }
+
+  /**
+   * The `pathRewrite` result, sanitised again so that a rewrite can never name a host;
+   * `undefined` when it climbs above the root, `null` once an error went to `next`.
+   */
+  private rewrite(pathRewrite: PathRewriteFunction, path: string, req: Request, next: NextFunction): string | undefined | null {
+    let rewritten: unknown;
+    try {
+      rewritten = pathRewrite(path, req);
+    } catch (err) {
+      next(err);
+      return null;
+    }
+    if (typeof rewritten !== 'string') {
+      next(new TypeError(`express-load-balance: pathRewrite must return a string synchronously, got ${typeof rewritten}`));
+      return null;
+    }
+    return relativePath(rewritten);
   }
 
   /**

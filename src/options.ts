@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { parseAxiosOption, type AxiosBase, type AxiosOption } from './axios-options';
+import { parsePathRewrite, type PathRewrite, type PathRewriteFunction } from './path-rewrite';
 import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience-options';
 import { strategyFactory } from './strategies';
 import { fail, milliseconds, own, positiveNumber } from './validate';
@@ -122,6 +123,25 @@ export interface LoadBalanceOptions extends ResilienceOptions {
    * ```
    */
   axios?: AxiosOption;
+  /**
+   * Rewrites the path (with its query) the upstream gets, relative to the mount point
+   * and before the target's base path is prepended. Rules `{ regex: replacement }` are
+   * compiled once and tried in order; the first match is applied (`$1` works) and the
+   * rest are skipped, as in http-proxy-middleware. A function `(path, req) => string`
+   * must be synchronous; if it throws, its error goes to `next(err)` (500 unless it
+   * carries a status), and so does a TypeError when it returns no string.
+   *
+   * The rewritten path is sanitised like the client's, so a rewrite can never pick the
+   * host: `//evil/x` and `http://evil/x` are sent to the chosen target as `/evil/x` and
+   * `/x`, and a path climbing above the root answers 400.
+   *
+   * @example
+   * ```ts
+   * loadBalance({ targets, pathRewrite: { '^/v1/': '/', '^/users/(\\d+)': '/u?id=$1' } });
+   * loadBalance({ targets, pathRewrite: (path, req) => `/${req.hostname}${path}` });
+   * ```
+   */
+  pathRewrite?: PathRewrite;
 }
 
 /** A validated target, before the pool turns it into live state. */
@@ -163,6 +183,7 @@ export interface BalancerConfig {
   readonly xForwarded: XForwardedMode;
   readonly resilience: ResilienceConfig;
   readonly axios: AxiosBase;
+  readonly pathRewrite: PathRewriteFunction | undefined;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -176,6 +197,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'preserveHost',
   'xForwarded',
   'axios',
+  'pathRewrite',
   ...RESILIENCE_KEYS,
 ]);
 
@@ -300,6 +322,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     xForwarded: xForwarded ?? DEFAULTS.xForwarded,
     resilience: parseResilience(opts),
     axios: parseAxiosOption(own(opts, 'axios')),
+    pathRewrite: parsePathRewrite(own(opts, 'pathRewrite')),
   });
 }
 
