@@ -11,7 +11,14 @@ import type { HashKey, Strategy, StrategyFactory, StrategyFunction, StrategyName
  * path (`http://10.0.0.5:3000/v1`), or an object with that URL and a weight.
  * @public
  */
-export type TargetInput = string | { url: string; weight?: number };
+export type TargetInput =
+  | string
+  | {
+      /** The target's absolute `http:` or `https:` URL, optionally with a base path. */
+      url: string;
+      /** Its share of requests relative to the others, a positive number. Default 1. */
+      weight?: number;
+    };
 
 /**
  * The `sticky` option: session affinity by cookie, on top of any strategy.
