@@ -42,7 +42,13 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * await lb.removeTarget('http://10.0.0.5:3000'); // safe to stop that server now
    */
   removeTarget(target: TargetInput): Promise<void>;
-  /** The axios instance that sends upstream requests (add interceptors here). */
+  /**
+   * The axios instance that sends upstream requests: built from the `axios` option
+   * when given (never that instance itself). Add interceptors here; a request
+   * interceptor may set headers, while `config.url` and the like are informative only,
+   * as the balancer decides where a request goes. A response interceptor must hand the
+   * response on with its `data` stream unread.
+   */
   readonly axios: AxiosInstance;
 }
 
