@@ -81,6 +81,26 @@ describe('the axios option', () => {
     }
   });
 
+  it("does not copy an instance's response interceptors, made for the app's own calls", async () => {
+    upstream = await startUpstream('a');
+    const mine = axios.create();
+    mine.interceptors.response.use((response) => response.data);
+    balanced = await startBalancer({ targets: [upstream.url], axios: mine });
+    const response = await request(balanced.url, { path: '/x' });
+    expect(response.text).toBe('Response from server Test: a');
+  });
+
+  it('passes a TypeError to next(err) when a response interceptor on lb.axios drops the response', async () => {
+    upstream = await startUpstream('a');
+    balanced = await startBalancer({ targets: [upstream.url] });
+    balanced.lb.axios.interceptors.response.use((response) => response.data);
+    const response = await request(balanced.url, { path: '/x' });
+    expect(response.status).toBe(500);
+    expect(balanced.errors).toHaveLength(1);
+    expect(String(balanced.errors[0])).toContain('response interceptor must return the response');
+    expect(balanced.lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 0 });
+  });
+
   it("forwards the client's Accept, or none, not axios's default", async () => {
     upstream = await startUpstream('a');
     balanced = await startBalancer({ targets: [upstream.url], axios: axios.create() });

@@ -4,7 +4,6 @@ import axios, {
   type AxiosAdapter,
   type AxiosInstance,
   type AxiosInterceptorManager,
-  type AxiosResponse,
   type CreateAxiosDefaults,
   type InternalAxiosRequestConfig,
 } from 'axios';
@@ -23,9 +22,8 @@ type Handlers<V> = NonNullable<AxiosInterceptorManager<V>['handlers']>;
 export interface AxiosBase {
   /** The user's defaults (an instance's `defaults`, or the config given), never mutated. */
   readonly defaults: Readonly<Record<string, unknown>>;
-  /** The instance's interceptors when `loadBalance()` was called, in their order. */
+  /** The instance's request interceptors when `loadBalance()` was called, in their order. */
   readonly request: Readonly<Handlers<InternalAxiosRequestConfig>>;
-  readonly response: Readonly<Handlers<AxiosResponse>>;
   /** The user's agents: used, never destroyed by `close()`. */
   readonly httpAgent: http.Agent | undefined;
   readonly httpsAgent: https.Agent | undefined;
@@ -75,7 +73,7 @@ function isInstance(value: object): value is AxiosInstance {
 
 /** Checks the `axios` option once; throws a TypeError naming `axios.<setting>`. */
 export function parseAxiosOption(input: unknown): AxiosBase {
-  if (input === undefined) return { defaults: {}, request: [], response: [], httpAgent: undefined, httpsAgent: undefined };
+  if (input === undefined) return { defaults: {}, request: [], httpAgent: undefined, httpsAgent: undefined };
   if ((typeof input !== 'object' && typeof input !== 'function') || input === null || Array.isArray(input)) {
     fail('axios', 'must be an axios instance or an axios config object', input);
   }
@@ -96,7 +94,6 @@ export function parseAxiosOption(input: unknown): AxiosBase {
     defaults,
     // `handlers` holds null where an interceptor was ejected.
     request: Object.freeze((instance?.interceptors.request.handlers ?? []).filter((h) => h !== null)),
-    response: Object.freeze((instance?.interceptors.response.handlers ?? []).filter((h) => h !== null)),
     httpAgent,
     httpsAgent,
   });
@@ -104,12 +101,14 @@ export function parseAxiosOption(input: unknown): AxiosBase {
 
 /**
  * The balancer's axios instance: the user's defaults, then the settings the balancer
- * owns, then copies of the user's interceptors.
+ * owns, then copies of the user's request interceptors.
  *
  * A new instance rather than the user's own: setting our owned defaults (a stream
  * response, no redirects, every status resolved, our adapter) on an instance the app
- * also uses for its own calls would break those calls. Interceptors are copied when
- * `loadBalance()` runs; later ones go on `lb.axios`.
+ * also uses for its own calls would break those calls. Request interceptors (signing,
+ * tracing headers) are copied when `loadBalance()` runs; later ones go on `lb.axios`.
+ * Response interceptors are not: an app's instance typically has ones that unwrap
+ * `data` or throw on error statuses, which would leave a proxy hop nothing to forward.
  */
 export function createAxios(base: AxiosBase, adapter: AxiosAdapter, httpAgent: http.Agent, httpsAgent: https.Agent): AxiosInstance {
   const instance = axios.create({
@@ -134,6 +133,5 @@ export function createAxios(base: AxiosBase, adapter: AxiosAdapter, httpAgent: h
   for (const h of base.request) {
     instance.interceptors.request.use(h.fulfilled, h.rejected, { synchronous: h.synchronous, runWhen: h.runWhen ?? null });
   }
-  for (const h of base.response) instance.interceptors.response.use(h.fulfilled, h.rejected);
   return instance;
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
@@ -106,7 +106,11 @@ export class Exchange {
   };
 
   private readonly onResponse = (response: AxiosResponse): void => {
-    const upstream = response.data as IncomingMessage;
+    const upstream = (response as Partial<AxiosResponse> | undefined)?.data as unknown;
+    if (!(upstream instanceof IncomingMessage)) {
+      this.interceptorReplacedResponse();
+      return;
+    }
     const { res, target, ctx } = this;
     const { status } = response;
     if (this.clientClosed) {
@@ -144,6 +148,19 @@ export class Exchange {
       this.end(!upstreamFailed, status, this.clientClosed ? undefined : upstreamFailed || status >= 500);
     });
   };
+
+  /**
+   * A response interceptor on lb.axios returned something other than the response with
+   * its stream (`(r) => r.data`, as apps write for their own calls): there is nothing to
+   * forward. Not the target's fault, so neither a failure nor a retry; the upstream
+   * connection is dropped, since nobody will read its body.
+   */
+  private interceptorReplacedResponse(): void {
+    this.hop?.request?.destroy();
+    this.end(true, undefined, undefined);
+    if (this.clientClosed) return;
+    this.next(new TypeError('express-load-balance: an axios response interceptor must return the response, with its data stream unread'));
+  }
 
   private readonly onFailure = (err: unknown): void => {
     const { target } = this;

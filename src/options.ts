@@ -111,8 +111,9 @@ export interface LoadBalanceOptions extends ResilienceOptions {
   /**
    * An axios instance, or an axios config, that the balancer's own instance
    * (`lb.axios`) starts from: default headers, `httpAgent`/`httpsAgent`, and an
-   * instance's interceptors (copied once, here; the instance itself is not changed and
-   * keeps working for the app's own calls). Settings that would change what is
+   * instance's request interceptors (copied once, here; the instance itself is not
+   * changed and keeps working for the app's own calls). Its response interceptors are
+   * not copied: add those on `lb.axios`, returning the response with its stream. Settings that would change what is
    * forwarded (`adapter`, `responseType`, `maxRedirects`, `decompress`,
    * `validateStatus`, `transformRequest`, `transformResponse`, `maxContentLength`,
    * `maxBodyLength`, `timeout`, `proxy`, `baseURL`, `params`, `socketPath`, `auth`)
