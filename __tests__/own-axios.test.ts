@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { loadBalance } from 'express-load-balance';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 function addHeader(name: string, value: string) {
   return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => {
@@ -99,6 +99,39 @@ describe('the axios option', () => {
     expect(balanced.errors).toHaveLength(1);
     expect(String(balanced.errors[0])).toContain('response interceptor must return the response');
     expect(balanced.lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 0 });
+  });
+
+  it('passes what a request interceptor throws to next(err), sending nothing and blaming no target', async () => {
+    upstream = await startUpstream('a');
+    const other = await startUpstream('b');
+    const thrown = new Error('signing service down');
+    try {
+      balanced = await startBalancer({ targets: [upstream.url, other.url], retries: 2 });
+      balanced.lb.axios.interceptors.request.use(() => {
+        throw thrown;
+      });
+      const response = await request(balanced.url, { path: '/x' });
+      expect(response.status).toBe(500);
+      expect(balanced.errors).toEqual([thrown]);
+      expect([...upstream.seen, ...other.seen]).toEqual([]);
+      expect(balanced.lb.targets().map((t) => [t.inFlight, t.failures])).toEqual([[0, 0], [0, 0]]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  // A POST is retried only when it cannot have reached the upstream: the transport's
+  // verdict must survive an interceptor that replaces the error.
+  it('still retries a POST whose connection was refused when a response interceptor replaces the error', async () => {
+    const gone = await listen(() => undefined);
+    await gone.close();
+    upstream = await startUpstream('a');
+    balanced = await startBalancer({ targets: [gone.url, upstream.url], strategy: (targets) => targets[0], retries: 1 });
+    balanced.lb.axios.interceptors.response.use(undefined, () => Promise.reject(new Error('wrapped by the app')));
+    const response = await request(balanced.url, { method: 'POST', path: '/x', body: 'once' });
+    expect(response.text).toBe('Response from server Test: a');
+    expect(balanced.lb.targets()[0]).toMatchObject({ failures: 1, inFlight: 0 });
+    expect(upstream.seen.map((seen) => seen.body.toString())).toEqual(['once']);
   });
 
   it("forwards the client's Accept, or none, not axios's default", async () => {

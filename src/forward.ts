@@ -10,7 +10,7 @@ import { copyResponseHead, type UpstreamHeaders } from './headers';
 import type { TargetState } from './pool';
 import { mayRetry, type RetryableFailure, type RetryBudget } from './retry';
 import type { Strategy } from './strategies/types';
-import { HOP, Hop, type TransportError } from './transport';
+import { HOP, Hop } from './transport';
 import { joinBasePath } from './upstream-path';
 
 /** What an exchange needs from its balancer. */
@@ -108,7 +108,9 @@ export class Exchange {
   private readonly onResponse = (response: AxiosResponse): void => {
     const upstream = (response as Partial<AxiosResponse> | undefined)?.data as unknown;
     if (!(upstream instanceof IncomingMessage)) {
-      this.interceptorReplacedResponse();
+      this.notFromUpstream(
+        new TypeError('express-load-balance: an axios response interceptor must return the response, with its data stream unread'),
+      );
       return;
     }
     const { res, target, ctx } = this;
@@ -150,16 +152,16 @@ export class Exchange {
   };
 
   /**
-   * A response interceptor on lb.axios returned something other than the response with
-   * its stream (`(r) => r.data`, as apps write for their own calls): there is nothing to
-   * forward. Not the target's fault, so neither a failure nor a retry; the upstream
-   * connection is dropped, since nobody will read its body.
+   * An interceptor on lb.axios threw, or a response interceptor returned something other
+   * than the response with its stream (`(r) => r.data`, as apps write for their own
+   * calls). Not the target's fault, so neither a failure nor a retry: the error goes to
+   * next(err) as it is, and the upstream connection is dropped, as nobody will read it.
    */
-  private interceptorReplacedResponse(): void {
+  private notFromUpstream(error: unknown): void {
     this.hop?.request?.destroy();
     this.end(true, undefined, undefined);
     if (this.clientClosed) return;
-    this.next(new TypeError('express-load-balance: an axios response interceptor must return the response, with its data stream unread'));
+    this.next(error);
   }
 
   private readonly onFailure = (err: unknown): void => {
@@ -168,8 +170,12 @@ export class Exchange {
       this.end(true, undefined, undefined);
       return;
     }
-    const failure = err as Partial<TransportError>;
-    const phase = failure.phase ?? 'sent';
+    const phase = this.hop?.failure;
+    if (phase === undefined) {
+      // The transport did not fail: an interceptor on lb.axios threw.
+      this.notFromUpstream(err);
+      return;
+    }
     if (phase === 'reused-socket' && !this.resentFresh && isReplayable(this.body)) {
       // The upstream closed a pooled connection as we used it: the request never reached
       // the application, so the same target gets it again on a new connection.
