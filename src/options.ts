@@ -118,7 +118,8 @@ export interface LoadBalanceOptions extends ResilienceOptions {
    * `validateStatus`, `transformRequest`, `transformResponse`, `maxContentLength`,
    * `maxBodyLength`, `timeout`, `proxy`, `baseURL`, `params`, `socketPath`, `auth`)
    * must be left at axios's default: otherwise a `TypeError` names `axios.<setting>`.
-   * Agents given here are used as they are and never destroyed by `lb.close()`.
+   * Agents given here are used as they are (`keepAliveTimeout` only shapes the agents
+   * the balancer makes itself) and never destroyed by `lb.close()`.
    *
    * @example
    * ```ts
