@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
+import { createAxios } from './axios-options';
 import type { NextFunction, Request, Response } from 'express';
 import { requestBody } from './body';
 import { DnsDiscovery } from './discovery/runner';
@@ -13,6 +14,7 @@ import { OutlierDetection } from './health/passive';
 import { upstreamRequestHeaders } from './headers';
 import { log } from './log';
 import { parseTarget, type BalancerConfig, type XForwardedMode } from './options';
+import type { PathRewriteFunction } from './path-rewrite';
 import { Pool, type TargetSnapshot, type TargetState } from './pool';
 import { RetryBudget } from './retry';
 import { StickySessions } from './sticky';
@@ -90,6 +92,8 @@ export class Balancer implements ForwardContext {
   private readonly xForwarded: XForwardedMode;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
+  private readonly ownAgents: readonly http.Agent[];
+  private readonly pathRewrite: PathRewriteFunction | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(config: BalancerConfig) {
@@ -106,6 +110,7 @@ export class Balancer implements ForwardContext {
     this.timeout = config.timeout;
     this.preserveHost = config.preserveHost;
     this.xForwarded = config.xForwarded;
+    this.pathRewrite = config.pathRewrite;
     const { resilience } = config;
     this.connectTimeout = resilience.connectTimeout;
     this.retries = resilience.retries;
@@ -136,24 +141,11 @@ export class Balancer implements ForwardContext {
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also
     // shortens it to one second under an upstream's `Keep-Alive: timeout=N` hint.
     const agentOptions = { keepAlive: true, timeout: config.keepAliveTimeout, scheduling: 'lifo' as const };
-    this.httpAgent = new http.Agent(agentOptions);
-    this.httpsAgent = new https.Agent(agentOptions);
-    this.axios = axios.create({
-      adapter: createTransport(),
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      responseType: 'stream',
-      maxRedirects: 0,
-      decompress: false,
-      validateStatus: null,
-      transformRequest: [],
-      transformResponse: [],
-      maxBodyLength: Infinity,
-      maxContentLength: Infinity,
-      proxy: false,
-    });
-    // Forward the client's headers, not axios's defaults.
-    delete this.axios.defaults.headers.common.Accept;
+    this.httpAgent = config.axios.httpAgent ?? new http.Agent(agentOptions);
+    this.httpsAgent = config.axios.httpsAgent ?? new https.Agent(agentOptions);
+    // Agents the user gave may serve the app's own requests too: close() leaves them be.
+    this.ownAgents = [this.httpAgent, this.httpsAgent].filter((agent) => agent !== config.axios.httpAgent && agent !== config.axios.httpsAgent);
+    this.axios = createAxios(config.axios, createTransport(), this.httpAgent, this.httpsAgent);
   }
 
   handle(req: Request, res: Response, next: NextFunction): void {
@@ -165,7 +157,13 @@ export class Balancer implements ForwardContext {
       next(new BadRequestError('CONNECT is not forwarded by express-load-balance'));
       return;
     }
-    const relative = relativePath(req.url);
+    let relative = relativePath(req.url);
+    const { pathRewrite } = this;
+    if (relative !== undefined && pathRewrite !== undefined) {
+      const rewritten = this.rewrite(pathRewrite, relative, req, next);
+      if (rewritten === null) return;
+      relative = rewritten;
+    }
     if (relative === undefined) {
       next(new BadRequestError('request path climbs above its root'));
       return;
@@ -186,6 +184,25 @@ export class Balancer implements ForwardContext {
       delete headers['content-encoding'];
     }
     new Exchange(this, req, res, next, target, relative, body, headers).start();
+  }
+
+  /**
+   * The `pathRewrite` result, sanitised again so that a rewrite can never name a host;
+   * `undefined` when it climbs above the root, `null` once an error went to `next`.
+   */
+  private rewrite(pathRewrite: PathRewriteFunction, path: string, req: Request, next: NextFunction): string | undefined | null {
+    let rewritten: unknown;
+    try {
+      rewritten = pathRewrite(path, req);
+    } catch (err) {
+      next(err);
+      return null;
+    }
+    if (typeof rewritten !== 'string') {
+      next(new TypeError(`express-load-balance: pathRewrite must return a string synchronously, got ${typeof rewritten}`));
+      return null;
+    }
+    return relativePath(rewritten);
   }
 
   /**
@@ -256,8 +273,7 @@ export class Balancer implements ForwardContext {
       this.discovery?.close();
       this.health?.close();
       this.outliers?.close();
-      this.httpAgent.destroy();
-      this.httpsAgent.destroy();
+      for (const agent of this.ownAgents) agent.destroy();
     });
     return this.closing;
   }

@@ -6,8 +6,11 @@ import type { Target } from './pool';
  * @public
  */
 export interface ProxyReqEvent {
+  /** The target the request goes to. */
   readonly target: Target;
+  /** The client's request. */
   readonly req: Request;
+  /** The HTTP method sent upstream (the client's). */
   readonly method: string;
   /** Path and query sent upstream, base path included. */
   readonly path: string;
@@ -20,8 +23,11 @@ export interface ProxyReqEvent {
  * @public
  */
 export interface ProxyResEvent {
+  /** The target that answered. */
   readonly target: Target;
+  /** The client's request. */
   readonly req: Request;
+  /** The upstream's status code, forwarded to the client. */
   readonly status: number;
   /** Milliseconds from sending the request to the response headers. */
   readonly durationMs: number;
@@ -32,8 +38,11 @@ export interface ProxyResEvent {
  * @public
  */
 export interface ErrorEvent {
+  /** What failed: a {@link LoadBalanceError} for a failed request, else what a listener or strategy threw. */
   readonly error: Error;
+  /** The target involved, when there is one. */
   readonly target?: Target;
+  /** The client's request, when the failure belongs to one. */
   readonly req?: Request;
 }
 
@@ -42,6 +51,7 @@ export interface ErrorEvent {
  * @public
  */
 export interface TargetHealthEvent {
+  /** The target that left or rejoined. */
   readonly target: Target;
   /**
    * `'health-check'`: active probes crossed a threshold. `'outlier'`: outlier
@@ -55,6 +65,7 @@ export interface TargetHealthEvent {
  * @public
  */
 export interface RetryEvent {
+  /** The client's request. */
   readonly req: Request;
   /** The target whose attempt failed. */
   readonly target: Target;
@@ -71,11 +82,17 @@ export interface RetryEvent {
  * @public
  */
 export interface LoadBalanceEvents {
+  /** A request is about to be sent upstream (once per attempt). */
   proxyReq: ProxyReqEvent;
+  /** An upstream's response headers arrived and are about to be forwarded. */
   proxyRes: ProxyResEvent;
+  /** A failed attempt is being retried on another target. */
   retry: RetryEvent;
+  /** A target left the rotation (health checks or outlier detection). */
   targetDown: TargetHealthEvent;
+  /** A target rejoined the rotation. */
   targetUp: TargetHealthEvent;
+  /** An attempt failed, or a listener or custom strategy threw. */
   error: ErrorEvent;
 }
 

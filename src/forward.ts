@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
@@ -11,7 +11,7 @@ import { copyResponseHead, type UpstreamHeaders } from './headers';
 import type { TargetState } from './pool';
 import { mayRetry, type RetryableFailure, type RetryBudget } from './retry';
 import type { Strategy } from './strategies/types';
-import { HOP, Hop, type TransportError } from './transport';
+import { HOP, Hop } from './transport';
 import { joinBasePath } from './upstream-path';
 
 /** What an exchange needs from its balancer. */
@@ -107,7 +107,13 @@ export class Exchange {
   };
 
   private readonly onResponse = (response: AxiosResponse): void => {
-    const upstream = response.data as IncomingMessage;
+    const upstream = (response as Partial<AxiosResponse> | undefined)?.data as unknown;
+    if (!(upstream instanceof IncomingMessage)) {
+      this.notFromUpstream(
+        new TypeError('express-load-balance: an axios response interceptor must return the response, with its data stream unread'),
+      );
+      return;
+    }
     const { res, target, ctx } = this;
     const { status } = response;
     if (this.clientClosed) {
@@ -146,14 +152,31 @@ export class Exchange {
     });
   };
 
+  /**
+   * An interceptor on lb.axios threw, or a response interceptor returned something other
+   * than the response with its stream (`(r) => r.data`, as apps write for their own
+   * calls). Not the target's fault, so neither a failure nor a retry: the error goes to
+   * next(err) as it is, and the upstream connection is dropped, as nobody will read it.
+   */
+  private notFromUpstream(error: unknown): void {
+    this.hop?.request?.destroy();
+    this.end(true, undefined, undefined);
+    if (this.clientClosed) return;
+    this.next(error);
+  }
+
   private readonly onFailure = (err: unknown): void => {
     const { target } = this;
     if (this.clientClosed) {
       this.end(true, undefined, undefined);
       return;
     }
-    const failure = err as Partial<TransportError>;
-    const phase = failure.phase ?? 'sent';
+    const phase = this.hop?.failure;
+    if (phase === undefined) {
+      // The transport did not fail: an interceptor on lb.axios threw.
+      this.notFromUpstream(err);
+      return;
+    }
     if (phase === 'reused-socket' && !this.resentFresh && isReplayable(this.body) && mayRetry(this.req.method, { phase })) {
       // A pooled connection was found closed before any response byte, most likely by the
       // upstream's idle timer: the same target gets the request again on a new connection

@@ -1,5 +1,7 @@
 export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
 export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options';
+export type { AxiosOption } from './axios-options';
+export type { PathRewrite, PathRewriteFunction } from './path-rewrite';
 export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } from './resilience-options';
 export type { Target, TargetSnapshot } from './pool';
 export { dnsTargets, type DnsTargetsOptions } from './discovery/dns';

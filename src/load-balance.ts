@@ -52,7 +52,13 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * app.listen(8080);
    */
   ready(): Promise<void>;
-  /** The axios instance that sends upstream requests (add interceptors here). */
+  /**
+   * The axios instance that sends upstream requests: built from the `axios` option
+   * when given (never that instance itself). Add interceptors here; a request
+   * interceptor may set headers, while `config.url` and the like are informative only,
+   * as the balancer decides where a request goes. A response interceptor must hand the
+   * response on with its `data` stream unread.
+   */
   readonly axios: AxiosInstance;
 }
 

@@ -1,5 +1,7 @@
 import type { Request } from 'express';
 import { isDnsTargets, type DnsTargets } from './discovery/source';
+import { parseAxiosOption, type AxiosBase, type AxiosOption } from './axios-options';
+import { parsePathRewrite, type PathRewrite, type PathRewriteFunction } from './path-rewrite';
 import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience-options';
 import { strategyFactory } from './strategies';
 import { fail, milliseconds, own, positiveNumber } from './validate';
@@ -10,7 +12,14 @@ import type { HashKey, Strategy, StrategyFactory, StrategyFunction, StrategyName
  * path (`http://10.0.0.5:3000/v1`), or an object with that URL and a weight.
  * @public
  */
-export type TargetInput = string | { url: string; weight?: number };
+export type TargetInput =
+  | string
+  | {
+      /** The target's absolute `http:` or `https:` URL, optionally with a base path. */
+      url: string;
+      /** Its share of requests relative to the others, a positive number. Default 1. */
+      weight?: number;
+    };
 
 /**
  * The `sticky` option: session affinity by cookie, on top of any strategy.
@@ -103,6 +112,49 @@ export interface LoadBalanceOptions extends ResilienceOptions {
    * ```
    */
   xForwarded?: 'append' | 'replace' | false;
+  /**
+   * An axios instance, or an axios config, that the balancer's own instance
+   * (`lb.axios`) starts from: default headers, `httpAgent`/`httpsAgent`, and an
+   * instance's request interceptors (copied once, here; the instance itself is not
+   * changed and keeps working for the app's own calls). Its response interceptors are
+   * not copied: add those on `lb.axios`, returning the response with its stream. Settings that would change what is
+   * forwarded (`adapter`, `responseType`, `maxRedirects`, `decompress`,
+   * `validateStatus`, `transformRequest`, `transformResponse`, `maxContentLength`,
+   * `maxBodyLength`, `timeout`, `proxy`, `baseURL`, `params`, `socketPath`, `auth`)
+   * must be left at axios's default: otherwise a `TypeError` names `axios.<setting>`.
+   * Agents given here are used as they are (`keepAliveTimeout` only shapes the agents
+   * the balancer makes itself) and never destroyed by `lb.close()`.
+   *
+   * @example
+   * ```ts
+   * const signed = axios.create({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: 50 }) });
+   * signed.interceptors.request.use((config) => {
+   *   config.headers.set('x-signature', sign(config.method, config.url));
+   *   return config;
+   * });
+   * app.use('/api', loadBalance({ targets, axios: signed }));
+   * ```
+   */
+  axios?: AxiosOption;
+  /**
+   * Rewrites the path (with its query) the upstream gets, relative to the mount point
+   * and before the target's base path is prepended. Rules `{ regex: replacement }` are
+   * compiled once and tried in order; the first match is applied (`$1` works) and the
+   * rest are skipped, as in http-proxy-middleware. A function `(path, req) => string`
+   * must be synchronous; if it throws, its error goes to `next(err)` (500 unless it
+   * carries a status), and so does a TypeError when it returns no string.
+   *
+   * The rewritten path is sanitised like the client's, so a rewrite can never pick the
+   * host: `//evil/x` and `http://evil/x` are sent to the chosen target as `/evil/x` and
+   * `/x`, and a path climbing above the root answers 400.
+   *
+   * @example
+   * ```ts
+   * loadBalance({ targets, pathRewrite: { '^/v1/': '/', '^/users/(\\d+)': '/u?id=$1' } });
+   * loadBalance({ targets, pathRewrite: (path, req) => `/${req.hostname}${path}` });
+   * ```
+   */
+  pathRewrite?: PathRewrite;
 }
 
 /** A validated target, before the pool turns it into live state. */
@@ -145,6 +197,8 @@ export interface BalancerConfig {
   /** `'trust'` when the option is unset: follow the app's `trust proxy` setting. */
   readonly xForwarded: XForwardedMode;
   readonly resilience: ResilienceConfig;
+  readonly axios: AxiosBase;
+  readonly pathRewrite: PathRewriteFunction | undefined;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -157,6 +211,8 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'keepAliveTimeout',
   'preserveHost',
   'xForwarded',
+  'axios',
+  'pathRewrite',
   ...RESILIENCE_KEYS,
 ]);
 
@@ -284,6 +340,8 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     preserveHost: preserveHost ?? DEFAULTS.preserveHost,
     xForwarded: xForwarded ?? DEFAULTS.xForwarded,
     resilience: parseResilience(opts),
+    axios: parseAxiosOption(own(opts, 'axios')),
+    pathRewrite: parsePathRewrite(own(opts, 'pathRewrite')),
   });
 }
 

@@ -26,7 +26,9 @@ export interface Target {
  * @public
  */
 export interface TargetSnapshot {
+  /** The target's normalised URL (origin and base path): its identity. */
   readonly url: string;
+  /** Its weight, 1 unless given. */
   readonly weight: number;
   /** Requests sent to this target whose response has not finished yet. */
   readonly inFlight: number;

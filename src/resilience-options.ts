@@ -49,7 +49,14 @@ export interface ResilienceOptions {
    * Retries may add at most this share of the request rate, plus `minPerSecond` (default
    * 3) retries a second, over a 10 s window (Linkerd's retry budget). Default 0.2.
    */
-  retryBudget?: number | { ratio: number; minPerSecond?: number };
+  retryBudget?:
+    | number
+    | {
+        /** Retries allowed as a share of the request rate, from 0 to 1. */
+        ratio: number;
+        /** Retries a second allowed on top of the ratio. Default 3. */
+        minPerSecond?: number;
+      };
   /** Request bodies up to this many bytes are kept so they can be replayed on a retry. Default 65 536. */
   retryBufferSize?: number;
   /** Upstream statuses that count as a failed attempt to retry (idempotent methods only), e.g. `[502, 503, 504]`. Default none. */

@@ -16,6 +16,11 @@ import type { TargetState } from './pool';
 export class Hop {
   /** Set by the transport once the request exists, so the caller can abort it. */
   request: http.ClientRequest | undefined = undefined;
+  /**
+   * Set by the transport when it fails the attempt. Kept here rather than only on the
+   * error, which an axios response interceptor may replace on its way to the caller.
+   */
+  failure: FailurePhase | undefined = undefined;
 
   constructor(
     readonly target: TargetState,
@@ -160,7 +165,7 @@ export function createTransport(): AxiosAdapter {
           config,
           request,
         ) as TransportError;
-        error.phase = 'sent';
+        error.phase = hop.failure = 'sent';
         reject(error);
       });
       request.on('error', (err: NodeJS.ErrnoException) => {
@@ -169,7 +174,7 @@ export function createTransport(): AxiosAdapter {
         const phase = phaseOf(err, request, timedOut);
         const code = timedOut !== undefined ? AxiosError.ETIMEDOUT : (err.code ?? AxiosError.ERR_NETWORK);
         const error = AxiosError.from(err, code, config, request) as TransportError;
-        error.phase = phase;
+        error.phase = hop.failure = phase;
         reject(error);
       });
 

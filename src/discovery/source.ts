@@ -7,8 +7,11 @@ import type { SrvRecord } from 'node:dns';
  * @public
  */
 export interface DnsResolver {
+  /** SRV records of `hostname`, as `dns.promises.Resolver#resolveSrv` returns them. */
   resolveSrv(hostname: string): Promise<SrvRecord[]>;
+  /** IPv4 addresses of `hostname`. */
   resolve4(hostname: string): Promise<string[]>;
+  /** IPv6 addresses of `hostname`. */
   resolve6(hostname: string): Promise<string[]>;
 }
 
@@ -19,6 +22,7 @@ export interface DnsResolver {
  * @public
  */
 export interface DnsTargets {
+  /** Always `'dns'`: what kind of target source this is. */
   readonly kind: 'dns';
   /** The name looked up, without a trailing dot. */
   readonly name: string;
@@ -28,6 +32,7 @@ export interface DnsTargets {
   readonly interval: number;
   /** Port of every target (A/AAAA only; SRV records carry their own). */
   readonly port: number | undefined;
+  /** Scheme of the targets found. */
   readonly protocol: 'http' | 'https';
   /** Base path of every target, `''` for none. */
   readonly basePath: string;

@@ -26,6 +26,7 @@ export interface Outcome {
  * @public
  */
 export interface Strategy<T extends Target = Target> {
+  /** The target for `req`: one of `targets` (never empty), or `undefined` for a 503. */
   pick(targets: readonly T[], req: Request): T | undefined;
   /** Called when a request is sent to `target`. */
   onStart?(target: T, req: Request): void;
