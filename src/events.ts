@@ -28,6 +28,28 @@ export interface ProxyResEvent {
 }
 
 /**
+ * Payload of the `proxyEnd` event: an attempt ended, however it ended. Every attempt
+ * that `proxyReq` announced ends exactly once (a resend on a fresh connection after a
+ * dead pooled one is part of the same attempt here).
+ * @public
+ */
+export interface ProxyEndEvent {
+  readonly target: Target;
+  readonly req: Request;
+  readonly method: string;
+  /** The upstream's status, when it answered. */
+  readonly status: number | undefined;
+  /**
+   * `'response'`: the upstream answered and its answer was streamed to the end (or set
+   * aside for a retry). `'error'`: it could not be reached, reset, timed out, or its
+   * answer broke off. `'aborted'`: the client went away first.
+   */
+  readonly result: 'response' | 'error' | 'aborted';
+  /** Milliseconds from sending the request to the end of the response or the failure. */
+  readonly durationMs: number;
+}
+
+/**
  * Payload of the `error` event: an attempt failed, or an event listener threw.
  * @public
  */
@@ -73,6 +95,7 @@ export interface RetryEvent {
 export interface LoadBalanceEvents {
   proxyReq: ProxyReqEvent;
   proxyRes: ProxyResEvent;
+  proxyEnd: ProxyEndEvent;
   retry: RetryEvent;
   targetDown: TargetHealthEvent;
   targetUp: TargetHealthEvent;
@@ -95,6 +118,7 @@ export class Events {
   private readonly listeners: ListenerTable = {
     proxyReq: [],
     proxyRes: [],
+    proxyEnd: [],
     retry: [],
     targetDown: [],
     targetUp: [],

@@ -2,11 +2,14 @@ export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
 export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options';
 export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } from './resilience-options';
 export type { Target, TargetSnapshot } from './pool';
+export type { BalancerStats, TargetStats } from './stats';
+export type { LatencyPercentiles, WindowStats } from './attempt-window';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './strategies/types';
 export type {
   ErrorEvent,
   Listener,
   LoadBalanceEvents,
+  ProxyEndEvent,
   ProxyReqEvent,
   ProxyResEvent,
   RetryEvent,

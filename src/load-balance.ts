@@ -4,6 +4,7 @@ import { Balancer } from './balancer';
 import type { Listener, LoadBalanceEvents } from './events';
 import { normalizeOptions, type LoadBalanceOptions, type TargetInput } from './options';
 import type { TargetSnapshot } from './pool';
+import type { BalancerStats } from './stats';
 import type { Strategy, StrategyFunction, StrategyName } from './strategies/types';
 
 /**
@@ -24,6 +25,17 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * `failures`, `ewmaMs`, `healthy`. Targets being drained after removal are not listed.
    */
   targets(): TargetSnapshot[];
+  /**
+   * Counters, health and latency of every current target, and totals: lifetime
+   * `requests` and `failures`, `inFlight`, and over the last minute (`recent`) the
+   * attempts that ended, their share of traffic and latency p50/p95/p99 in ms. Cheap
+   * enough to call on every request.
+   *
+   * @example
+   * const { totals } = lb.stats();
+   * console.log(totals.recent.latency.p99, totals.usable, '/', totals.targets);
+   */
+  stats(): BalancerStats;
   /**
    * Adds a target while the balancer runs; it can take the very next request. Checked
    * like the `targets` option: a `TypeError` for an invalid URL or weight, or for a URL
@@ -98,6 +110,7 @@ export function loadBalance(
       return middleware;
     },
     targets: () => balancer.targets(),
+    stats: () => balancer.stats(),
     addTarget: (target: TargetInput) => balancer.addTarget(target),
     removeTarget: (target: TargetInput) => balancer.removeTarget(target),
     axios: balancer.axios,
