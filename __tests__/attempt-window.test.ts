@@ -84,7 +84,8 @@ describe('the sliding window', () => {
     const later = window.read(60_000);
     expect(later.requests).toBe(10);
     expect(later.latency.p50).toBeCloseTo(14, 0);
-    expect(later.latency.p99).toBeCloseTo(19, 0);
+    // The top rank is the largest duration, exactly.
+    expect(later.latency.p99).toBe(19);
   });
 
   it('reads the same however often it is read', () => {

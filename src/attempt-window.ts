@@ -60,7 +60,7 @@ export interface LatencyPercentiles {
 export interface WindowStats {
   /** Attempts that ended within the window (each retry counts). */
   readonly requests: number;
-  /** Of those, the ones that failed: unreachable, reset, timed out, or answered with a `retryOn` status. */
+  /** Of those, the ones that failed: unreachable, reset, timed out, broken off, or answered with a `retryOn` status. */
   readonly failures: number;
   /** Durations of those attempts, failed ones included, from sending to the end of the response. */
   readonly latency: LatencyPercentiles;
@@ -79,7 +79,8 @@ const NO_LATENCY: LatencyPercentiles = Object.freeze({ p50: null, p95: null, p99
 /**
  * Nearest-rank percentiles (the smallest value with at least q·n samples at or below
  * it), each read as its bin's midpoint and kept within the smallest and largest duration
- * seen, so that a window of equal durations reads exactly.
+ * seen, so that a window of equal durations reads exactly; the top rank reads the
+ * largest duration.
  */
 export function percentiles({ bins, count, min, max }: Summary): LatencyPercentiles {
   if (count === 0) return NO_LATENCY;
@@ -90,7 +91,8 @@ export function percentiles({ bins, count, min, max }: Summary): LatencyPercenti
   for (let bin = 0; bin < BINS && next < 3; bin++) {
     seen += bins[bin]!;
     while (next < 3 && seen >= ranks[next]!) {
-      const mid = binLow(bin) + (binWidth(bin) - 1) / 2;
+      // The top rank is the largest duration, known exactly.
+      const mid = ranks[next] === count ? max : binLow(bin) + (binWidth(bin) - 1) / 2;
       values[next++] = Math.min(Math.max(mid, min), max) / 1000;
     }
   }
