@@ -5,6 +5,7 @@ import type { Listener, LoadBalanceEvents } from './events';
 import { normalizeOptions, type LoadBalanceOptions, type TargetInput } from './options';
 import type { TargetSnapshot } from './pool';
 import type { BalancerStats } from './stats';
+import { statusHandler } from './status';
 import type { Strategy, StrategyFunction, StrategyName } from './strategies/types';
 
 /**
@@ -36,6 +37,17 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * console.log(totals.recent.latency.p99, totals.usable, '/', totals.targets);
    */
   stats(): BalancerStats;
+  /**
+   * An Express handler for a status page, like nginx's upstream status: JSON (what
+   * {@link LoadBalanceMiddleware.stats} returns) by default, and for a browser
+   * (`Accept: text/html`) a self-contained HTML table of the targets with their state,
+   * share of traffic, latency p50/p99 and requests in flight. Answers GET and HEAD.
+   * The page lists the upstream addresses: mount it where only operators reach it.
+   *
+   * @example
+   * app.get('/lb-status', requireAdmin, lb.statusHandler());
+   */
+  statusHandler(): RequestHandler;
   /**
    * Adds a target while the balancer runs; it can take the very next request. Checked
    * like the `targets` option: a `TypeError` for an invalid URL or weight, or for a URL
@@ -111,6 +123,7 @@ export function loadBalance(
     },
     targets: () => balancer.targets(),
     stats: () => balancer.stats(),
+    statusHandler: () => statusHandler(() => balancer.stats()),
     addTarget: (target: TargetInput) => balancer.addTarget(target),
     removeTarget: (target: TargetInput) => balancer.removeTarget(target),
     axios: balancer.axios,
