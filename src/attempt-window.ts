@@ -8,7 +8,8 @@
  * window is a ring of time buckets, each with its own histogram, plus a running sum of
  * the live buckets; a bucket is cleared (and taken off the sum) when the clock has moved
  * past it, lazily, by whichever record or read comes first. Recording is a few integer
- * operations and no allocation; reading walks one histogram.
+ * operations and no allocation; reading walks one histogram (totals walk all targets'
+ * histograms side by side, without merging them into a copy).
  */
 
 /** How far back `lb.stats()` looks: the last minute, sliding by 10 s steps. */
@@ -66,9 +67,12 @@ export interface WindowStats {
   readonly latency: LatencyPercentiles;
 }
 
-/** A histogram with what a percentile needs besides the bins: the count and the extremes. */
-interface Summary {
-  readonly bins: Uint32Array;
+/**
+ * One or more histograms read as their sum (a total over targets needs no merged copy),
+ * with what a percentile needs besides the bins: the count and the extremes.
+ */
+export interface Summary {
+  readonly histograms: readonly Uint32Array[];
   readonly count: number;
   readonly min: number;
   readonly max: number;
@@ -82,14 +86,14 @@ const NO_LATENCY: LatencyPercentiles = Object.freeze({ p50: null, p95: null, p99
  * seen, so that a window of equal durations reads exactly; the top rank reads the
  * largest duration.
  */
-export function percentiles({ bins, count, min, max }: Summary): LatencyPercentiles {
+export function percentiles({ histograms, count, min, max }: Summary): LatencyPercentiles {
   if (count === 0) return NO_LATENCY;
   const ranks = [Math.ceil(0.5 * count), Math.ceil(0.95 * count), Math.ceil(0.99 * count)];
   const values = [0, 0, 0];
   let next = 0;
   let seen = 0;
   for (let bin = 0; bin < BINS && next < 3; bin++) {
-    seen += bins[bin]!;
+    for (let h = 0; h < histograms.length; h++) seen += histograms[h]![bin]!;
     while (next < 3 && seen >= ranks[next]!) {
       // The top rank is the largest duration, known exactly.
       const mid = ranks[next] === count ? max : binLow(bin) + (binWidth(bin) - 1) / 2;
@@ -159,13 +163,7 @@ export class AttemptWindow {
     return { requests: this.liveCount, failures: this.liveFailures, latency: percentiles(this.summary()) };
   }
 
-  /** Adds the live histogram to `into` (for totals over several targets); call {@link read} first. */
-  addTo(into: Uint32Array): void {
-    const { live } = this;
-    for (let bin = 0; bin < BINS; bin++) into[bin]! += live[bin]!;
-  }
-
-  /** The live histogram's count and extremes, without the bins; call {@link read} first. */
+  /** The live histogram with its count and extremes (for totals over targets); call {@link read} first. */
   summary(): Summary {
     let min = Number.POSITIVE_INFINITY;
     let max = -1;
@@ -173,7 +171,7 @@ export class AttemptWindow {
       if (this.mins[i]! < min) min = this.mins[i]!;
       if (this.maxes[i]! > max) max = this.maxes[i]!;
     }
-    return { bins: this.live, count: this.liveCount, min, max };
+    return { histograms: [this.live], count: this.liveCount, min, max };
   }
 
   /**
@@ -209,9 +207,4 @@ export class AttemptWindow {
     this.mins[i] = Number.POSITIVE_INFINITY;
     this.maxes[i] = -1;
   }
-}
-
-/** An empty histogram to sum several targets' live histograms into. */
-export function emptyHistogram(): Uint32Array {
-  return new Uint32Array(BINS);
 }

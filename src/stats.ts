@@ -1,4 +1,4 @@
-import { emptyHistogram, percentiles, STATS_WINDOW_MS, type WindowStats } from './attempt-window';
+import { percentiles, STATS_WINDOW_MS, type WindowStats } from './attempt-window';
 import type { Pool } from './pool';
 
 /**
@@ -52,14 +52,14 @@ export interface BalancerStats {
 export function balancerStats(pool: Pool, now: number): BalancerStats {
   const list = pool.targets;
   const windows = list.map((target) => target.recent.read(now));
-  const all = emptyHistogram();
+  const histograms: Uint32Array[] = [];
   let count = 0;
   let failures = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = -1;
   for (const target of list) {
     const summary = target.recent.summary();
-    target.recent.addTo(all);
+    histograms.push(...summary.histograms);
     count += summary.count;
     if (summary.min < min) min = summary.min;
     if (summary.max > max) max = summary.max;
@@ -96,7 +96,7 @@ export function balancerStats(pool: Pool, now: number): BalancerStats {
       inFlight,
       requests,
       failures: failed,
-      recent: { requests: count, failures, latency: percentiles({ bins: all, count, min, max }) },
+      recent: { requests: count, failures, latency: percentiles({ histograms, count, min, max }) },
     },
   };
 }
