@@ -279,11 +279,14 @@ import {
   loadBalance,
   type LoadBalanceErrorCode,
   type LoadBalanceMiddleware,
+  type BalancerStats,
   type LoadBalanceOptions,
+  type ProxyEndEvent,
   type ProxyResEvent,
   type Strategy,
   type StrategyName,
   type Target,
+  type TargetStats,
 } from 'express-load-balance';
 
 const leastBusy: Strategy = {
@@ -336,8 +339,15 @@ const errors: LoadBalanceError[] = [
 ];
 const statuses: number[] = errors.map((e) => e.status);
 const counters: number[] = lb.targets().map((t) => t.requests + t.failures + t.inFlight);
+const stats: BalancerStats = lb.stats();
+const p99: number | null = stats.totals.recent.latency.p99;
+const shares: number[] = stats.targets.map((t: TargetStats) => t.recent.share);
+// @ts-expect-error a percentile may be null before any request
+const p50: number = stats.totals.recent.latency.p50;
+app.get('/lb-status', lb.statusHandler());
+lb.on('proxyEnd', (e: ProxyEndEvent) => console.log(e.result, e.status ?? 'none', e.durationMs.toFixed(1)));
 const closing: Promise<void> = lb.close();
-export { statuses, counters, closing };
+export { statuses, counters, closing, p99, shares, p50 };
 `;
 
 const CONSUMER_FILES: Record<string, string> = {

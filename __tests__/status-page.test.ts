@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import express from 'express';
+import express, { type Express } from 'express';
+import express4 from 'express4';
 import { chromium, type Browser } from 'playwright-core';
 import type { TargetHealthEvent } from 'express-load-balance';
 import { escapeHtml } from '../src/status';
@@ -11,8 +12,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const HAS_CHROMIUM = fs.existsSync(CHROMIUM);
 
 /** A balancer at /api with its status page at /status, on one app. */
-async function withStatusPage(targets: string[], options: Record<string, unknown> = {}): Promise<Balanced> {
-  const app = express();
+async function withStatusPage(targets: string[], options: Record<string, unknown> = {}, app: Express = express()): Promise<Balanced> {
   const balanced = await startBalancer({ targets, retries: 0, ...options }, { mount: '/api', app });
   // Routes added after the balancer still win for /status: the balancer only sees /api.
   app.get('/status', balanced.lb.statusHandler());
@@ -87,6 +87,17 @@ describe('lb.statusHandler()', () => {
     expect(res.text).toContain(`<td>${upstreams[0]!.url}/a&amp;b&#39;c</td>`);
     expect(res.text).not.toContain("a&b'c");
     expect(res.text).not.toMatch(/<script|<link|<img|src=|href=/i);
+  });
+
+  it('negotiates the same on Express 4', async () => {
+    upstreams = [await startUpstream('a')];
+    balanced = await withStatusPage([upstreams[0]!.url], {}, express4() as unknown as Express);
+    const json = await request(balanced.url, { path: '/status' });
+    expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(json.text)).toMatchObject({ targets: [{ url: upstreams[0]!.url }] });
+    const html = await request(balanced.url, { path: '/status', headers: { accept: 'text/html' } });
+    expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(html.text).toContain(`<td>${upstreams[0]!.url}</td>`);
   });
 
   it('answers HEAD without a body, and passes other methods on', async () => {

@@ -28,9 +28,9 @@ export interface ProxyResEvent {
 }
 
 /**
- * Payload of the `proxyEnd` event: an attempt ended, however it ended. Every attempt
- * that `proxyReq` announced ends exactly once (a resend on a fresh connection after a
- * dead pooled one is part of the same attempt here).
+ * Payload of the `proxyEnd` event: an attempt ended, however it ended; each attempt
+ * ends exactly once. A resend on a fresh connection after a dead pooled one belongs to
+ * the attempt it repeats: it has a `proxyReq` of its own, but no `proxyEnd`.
  * @public
  */
 export interface ProxyEndEvent {
