@@ -119,7 +119,7 @@ describe('prometheusMetrics()', () => {
     expect(samples(text, 'elb_in_flight_requests')).toEqual([`elb_in_flight_requests{target="${upstreams[0]!.url}"} 0`]);
   });
 
-  it('reports an ejected target as down, and forgets a removed one', async () => {
+  it('reports an ejected target as down, and forgets every series of a removed one', async () => {
     upstreams = await Promise.all([
       startUpstream('bad', (app) => app.use((_req, res) => void res.status(500).send('bad'))),
       startUpstream('good'),
@@ -140,9 +140,27 @@ describe('prometheusMetrics()', () => {
     expect(samples(await registry.metrics(), 'front_target_up').sort()).toEqual(
       [`front_target_up{target="${bad.url}"} 0`, `front_target_up{target="${good.url}"} 1`].sort(),
     );
+    const ended = nextEnds(balanced.lb, 1);
+    expect((await request(balanced.url)).status).toBe(200);
+    await ended;
+    expect(samples(await registry.metrics(), 'front_requests_total').sort()).toEqual(
+      [
+        `front_requests_total{target="${bad.url}",method="GET",status_class="5xx"} 1`,
+        `front_requests_total{target="${good.url}",method="GET",status_class="2xx"} 1`,
+      ].sort(),
+    );
+
     await balanced.lb.removeTarget(bad.url);
-    expect(samples(await registry.metrics(), 'front_target_up')).toEqual([`front_target_up{target="${good.url}"} 1`]);
-    expect(samples(await registry.metrics(), 'front_in_flight_requests')).toEqual([`front_in_flight_requests{target="${good.url}"} 0`]);
+    const text = await registry.metrics();
+    expect(samples(text, 'front_target_up')).toEqual([`front_target_up{target="${good.url}"} 1`]);
+    expect(samples(text, 'front_in_flight_requests')).toEqual([`front_in_flight_requests{target="${good.url}"} 0`]);
+    expect(samples(text, 'front_requests_total')).toEqual([
+      `front_requests_total{target="${good.url}",method="GET",status_class="2xx"} 1`,
+    ]);
+    expect(samples(text, 'front_request_duration_seconds_count')).toEqual([
+      `front_request_duration_seconds_count{target="${good.url}",method="GET",status_class="2xx"} 1`,
+    ]);
+    expect(text).not.toContain(bad.url);
   });
 
   it('stops counting and unregisters on close(), so the same names can be registered again', async () => {

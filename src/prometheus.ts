@@ -57,6 +57,8 @@ const LABELS = ['target', 'method', 'status_class'] as const;
 /** Prometheus's metric name syntax (data model: metric names and labels). */
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
+type Labels = Record<(typeof LABELS)[number], string>;
+
 function statusClass(event: AttemptEnd): string {
   if (event.result === 'error') return 'error';
   const { status } = event;
@@ -82,6 +84,8 @@ function fail(option: string, expected: string): never {
  * - `elb_in_flight_requests` gauge by `target`, read at scrape time;
  * - `elb_target_up` gauge by `target`: 1 while it may take requests (healthy and not
  *   ejected), 0 otherwise, read at scrape time.
+ *
+ * The series of a target that was removed disappear at the next scrape.
  *
  * A `TypeError` names a bad option, or a prefix whose metrics the registry already has.
  *
@@ -129,12 +133,37 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   const [requestsName, durationName, inFlightName, upName] = names as [string, string, string, string];
   const registers = [registry];
 
-  const requests = new Counter({ name: requestsName, help: 'Requests sent to upstream targets (each attempt counts)', labelNames: LABELS, registers });
+  /**
+   * Label sets counted so far, by target, then by method and status class: what to
+   * remove once the target is gone, so that targets coming and going (DNS discovery,
+   * autoscaling) do not grow the series without bound.
+   */
+  const series = new Map<string, Map<string, Labels>>();
+  const forgetRemovedTargets = (): void => {
+    if (series.size === 0) return;
+    const current = new Set(lb.targets().map((target) => target.url));
+    for (const [url, labelSets] of series) {
+      if (current.has(url)) continue;
+      for (const labels of labelSets.values()) {
+        requests.remove(labels);
+        duration.remove(labels);
+      }
+      series.delete(url);
+    }
+  };
+  const requests = new Counter({
+    name: requestsName,
+    help: 'Requests sent to upstream targets (each attempt counts)',
+    labelNames: LABELS,
+    registers,
+    collect: forgetRemovedTargets,
+  });
   const duration = new Histogram({
     name: durationName,
     help: 'Duration of requests sent to upstream targets, to the end of the response, in seconds',
     labelNames: LABELS,
     registers,
+    collect: forgetRemovedTargets,
     ...(buckets === undefined ? {} : { buckets: [...buckets] }),
   });
   new Gauge({
@@ -161,7 +190,11 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
 
   const record = (event: AttemptEnd): void => {
     // `method` is bounded: Node's HTTP parser accepts only the methods in http.METHODS.
-    const labels = { target: event.target.url, method: event.method, status_class: statusClass(event) };
+    const labels: Labels = { target: event.target.url, method: event.method, status_class: statusClass(event) };
+    let labelSets = series.get(labels.target);
+    if (labelSets === undefined) series.set(labels.target, (labelSets = new Map()));
+    const key = `${labels.method} ${labels.status_class}`;
+    if (!labelSets.has(key)) labelSets.set(key, labels);
     requests.inc(labels);
     duration.observe(labels, event.durationMs / 1000);
   };
