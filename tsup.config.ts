@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // prometheus is its own entry so that only `express-load-balance/prometheus` loads prom-client.
+  entry: { index: 'src/index.ts', prometheus: 'src/prometheus.ts' },
   format: ['cjs', 'esm'],
   dts: true,
   clean: true,

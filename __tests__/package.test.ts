@@ -33,6 +33,8 @@ const NOT_COPIED = new Set(['node_modules', '.git', 'dist', 'coverage', '.tmp'])
 
 let work = '';
 let app = '';
+/** A second app that also installs prom-client, for the `./prometheus` subpath. */
+let promApp = '';
 let tarballFiles: string[] = [];
 
 /** Runs a command; on failure the error carries its whole output. */
@@ -79,11 +81,12 @@ beforeAll(async () => {
   app = path.join(work, 'app');
   fs.mkdirSync(app);
   writeFiles(app, CONSUMER_FILES);
-  await run(
-    'npm',
-    ['install', tarballPath, 'express@5', '@types/express@5', '@types/node@20', '--no-audit', '--no-fund', '--prefer-offline'],
-    app,
-  );
+  promApp = path.join(work, 'prom-app');
+  fs.mkdirSync(promApp);
+  writeFiles(promApp, PROM_CONSUMER_FILES);
+  const install = ['install', tarballPath, 'express@5', '@types/express@5', '@types/node@20', '--no-audit', '--no-fund', '--prefer-offline'];
+  // prom-client is an optional peer: the first app goes without it, as most users will.
+  await Promise.all([run('npm', install, app), run('npm', [...install, 'prom-client@15'], promApp)]);
 });
 
 afterAll(() => {
@@ -101,6 +104,10 @@ describe('the published package', () => {
         'dist/index.d.ts',
         'dist/index.js',
         'dist/index.mjs',
+        'dist/prometheus.d.mts',
+        'dist/prometheus.d.ts',
+        'dist/prometheus.js',
+        'dist/prometheus.mjs',
         'package.json',
       ]),
     );
@@ -108,15 +115,29 @@ describe('the published package', () => {
     expect(tarballFiles.filter((file) => !/^(dist\/[^/]+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file))).toEqual([]);
   });
 
-  it('brings axios and debug as dependencies and leaves express to the app', () => {
+  it('brings axios and debug as dependencies and leaves express, and optionally prom-client, to the app', () => {
     const installed = JSON.parse(
       fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8'),
-    ) as { dependencies: Record<string, string>; peerDependencies: Record<string, string> };
+    ) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+      peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    };
     expect(Object.keys(installed.dependencies)).toEqual(['axios', 'debug']);
-    expect(Object.keys(installed.peerDependencies)).toEqual(['express']);
+    expect(Object.keys(installed.peerDependencies)).toEqual(['express', 'prom-client']);
+    expect(installed.peerDependenciesMeta).toEqual({ 'prom-client': { optional: true } });
     expect(fs.existsSync(path.join(app, 'node_modules', 'axios', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'debug', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'express-load-balance', 'node_modules', 'express'))).toBe(false);
+    // An optional peer is not installed for the app: the main entry must do without it.
+    expect(fs.existsSync(path.join(app, 'node_modules', 'prom-client'))).toBe(false);
+  });
+
+  it('never loads prom-client from the main entry', () => {
+    for (const build of ['index.js', 'index.mjs']) {
+      const code = fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'dist', build), 'utf8');
+      expect(code).not.toContain('prom-client');
+    }
   });
 
   it('works from CommonJS', async () => {
@@ -127,6 +148,7 @@ describe('the published package', () => {
       hasDefault: false,
       version,
       deepImport: 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+      prometheusWithoutPromClient: ['MODULE_NOT_FOUND', true],
       answers: ['200 upstream 1 got /users?id=7', '200 upstream 2 got /users?id=7'],
       failure: '502 BadGatewayError ELB_BAD_GATEWAY',
     });
@@ -142,6 +164,28 @@ describe('the published package', () => {
       answers: ['200 upstream 1 got /users?id=7', '200 upstream 2 got /users?id=7'],
       failure: '502 BadGatewayError ELB_BAD_GATEWAY',
     });
+  });
+
+  it.each([
+    ['CommonJS', 'consumer.cjs', 'dist/prometheus.js'],
+    ['ESM', 'consumer.mjs', 'dist/prometheus.mjs'],
+  ])('serves express-load-balance/prometheus from %s when prom-client is installed', async (_kind, file, build) => {
+    const report = JSON.parse(await run(process.execPath, [file], promApp)) as unknown;
+    expect(report).toEqual({
+      resolved: `node_modules/express-load-balance/${build}`,
+      exports: ['prometheusMetrics'],
+      answer: '200 upstream got /users',
+      sample: expect.stringMatching(/^elb_requests_total\{target="http:\/\/127\.0\.0\.1:\d+",method="GET",status_class="2xx"\} 1$/),
+    });
+  });
+
+  it('type-checks a TypeScript consumer of express-load-balance/prometheus', async () => {
+    const listed = (await run(process.execPath, [TSC, '--noEmit', '--listFiles', '-p', 'tsconfig.node16.json'], promApp))
+      .split('\n')
+      .map((file) => path.relative(path.join(promApp, 'node_modules', 'express-load-balance'), file.trim()))
+      .filter((file) => /^dist\/(index|prometheus)\./.test(file))
+      .sort();
+    expect(listed).toEqual(['dist/index.d.mts', 'dist/index.d.ts', 'dist/prometheus.d.mts', 'dist/prometheus.d.ts']);
   });
 
   it.each([
@@ -237,11 +281,14 @@ import {
   loadBalance,
   type LoadBalanceErrorCode,
   type LoadBalanceMiddleware,
+  type BalancerStats,
   type LoadBalanceOptions,
+  type ProxyEndEvent,
   type ProxyResEvent,
   type Strategy,
   type StrategyName,
   type Target,
+  type TargetStats,
 } from 'express-load-balance';
 
 const leastBusy: Strategy = {
@@ -294,8 +341,15 @@ const errors: LoadBalanceError[] = [
 ];
 const statuses: number[] = errors.map((e) => e.status);
 const counters: number[] = lb.targets().map((t) => t.requests + t.failures + t.inFlight);
+const stats: BalancerStats = lb.stats();
+const p99: number | null = stats.totals.recent.latency.p99;
+const shares: number[] = stats.targets.map((t: TargetStats) => t.recent.share);
+// @ts-expect-error a percentile may be null before any request
+const p50: number = stats.totals.recent.latency.p50;
+app.get('/lb-status', lb.statusHandler());
+lb.on('proxyEnd', (e: ProxyEndEvent) => console.log(e.result, e.status ?? 'none', e.durationMs.toFixed(1)));
 const closing: Promise<void> = lb.close();
-export { statuses, counters, closing };
+export { statuses, counters, closing, p99, shares, p50 };
 `;
 
 const CONSUMER_FILES: Record<string, string> = {
@@ -314,6 +368,12 @@ try {
 } catch (err) {
   deepImport = err.code;
 }
+let prometheusWithoutPromClient = 'loaded';
+try {
+  require('express-load-balance/prometheus');
+} catch (err) {
+  prometheusWithoutPromClient = [err.code, err.message.includes("'prom-client'")];
+}
 demo().then(({ answers, failure }) => {
   console.log(JSON.stringify({
     resolved: path.relative(__dirname, require.resolve('express-load-balance')).split(path.sep).join('/'),
@@ -321,6 +381,7 @@ demo().then(({ answers, failure }) => {
     hasDefault: 'default' in elb,
     version: require('express-load-balance/package.json').version,
     deepImport,
+    prometheusWithoutPromClient,
     answers,
     failure,
   }));
@@ -355,6 +416,104 @@ console.log(JSON.stringify({
   'tsconfig.node16.json': tsconfig({ module: 'node16', moduleResolution: 'node16' }, ['consumer.ts', 'consumer.mts']),
   'tsconfig.bundler.json': tsconfig({ module: 'esnext', moduleResolution: 'bundler' }, ['consumer.ts']),
   'tsconfig.node10.json': tsconfig({ module: 'commonjs', moduleResolution: 'node10' }, ['consumer.ts']),
+};
+
+// The subpath with prom-client installed: one request through a balancer, then a scrape
+// of the registry the metrics went to.
+const PROM_DEMO = `
+async function demo() {
+  const listen = (handler) =>
+    new Promise((resolve) => {
+      const server = http.createServer(handler);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+  const urlOf = (server) => 'http://127.0.0.1:' + server.address().port;
+  const upstream = await listen((req, res) => res.end('upstream got ' + req.url));
+  const lb = loadBalance([urlOf(upstream)]);
+  const registry = new Registry();
+  const metrics = prometheusMetrics(lb, { registry });
+  const ended = new Promise((resolve) => lb.on('proxyEnd', resolve));
+  const app = express();
+  app.use('/api', lb);
+  const front = await listen(app);
+  try {
+    const answer = await new Promise((resolve, reject) => {
+      http.get(urlOf(front) + '/api/users', { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve(res.statusCode + ' ' + body));
+      }).on('error', reject);
+    });
+    await ended;
+    const sample = (await registry.metrics()).split('\\n').find((line) => line.startsWith('elb_requests_total{'));
+    return { answer, sample };
+  } finally {
+    metrics.close();
+    await lb.close();
+    for (const server of [front, upstream]) {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+}
+`;
+
+const PROM_CONSUMER_TS = `import { Registry } from 'prom-client';
+import { loadBalance } from 'express-load-balance';
+import { prometheusMetrics, type PrometheusMetrics, type PrometheusOptions } from 'express-load-balance/prometheus';
+
+const options: PrometheusOptions = { registry: new Registry(), prefix: 'front_', buckets: [0.1, 1] };
+const metrics: PrometheusMetrics = prometheusMetrics(loadBalance(['http://127.0.0.1:3000']), options);
+const names: readonly string[] = metrics.names;
+// @ts-expect-error a prefix is a string
+prometheusMetrics(loadBalance(['http://127.0.0.1:3000']), { prefix: 1 });
+export { names };
+`;
+
+const PROM_CONSUMER_FILES: Record<string, string> = {
+  'package.json': JSON.stringify({ name: 'prom-consumer', version: '1.0.0', private: true }, null, 2),
+
+  'consumer.cjs': `'use strict';
+const http = require('node:http');
+const path = require('node:path');
+const express = require('express');
+const { Registry } = require('prom-client');
+const { loadBalance } = require('express-load-balance');
+const prometheus = require('express-load-balance/prometheus');
+const { prometheusMetrics } = prometheus;
+${PROM_DEMO}
+demo().then(({ answer, sample }) => {
+  console.log(JSON.stringify({
+    resolved: path.relative(__dirname, require.resolve('express-load-balance/prometheus')).split(path.sep).join('/'),
+    exports: Object.keys(prometheus).sort(),
+    answer,
+    sample,
+  }));
+});
+`,
+
+  'consumer.mjs': `import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { loadBalance } from 'express-load-balance';
+import * as prometheus from 'express-load-balance/prometheus';
+import { prometheusMetrics } from 'express-load-balance/prometheus';
+${PROM_DEMO}
+const { answer, sample } = await demo();
+console.log(JSON.stringify({
+  resolved: path.relative(path.dirname(fileURLToPath(import.meta.url)), fileURLToPath(import.meta.resolve('express-load-balance/prometheus'))).split(path.sep).join('/'),
+  exports: Object.keys(prometheus).sort(),
+  answer,
+  sample,
+}));
+`,
+
+  'consumer.ts': PROM_CONSUMER_TS,
+  'consumer.mts': PROM_CONSUMER_TS,
+  'tsconfig.node16.json': tsconfig({ module: 'node16', moduleResolution: 'node16' }, ['consumer.ts', 'consumer.mts']),
 };
 
 function tsconfig(resolution: { module: string; moduleResolution: string }, files: string[]): string {

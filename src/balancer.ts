@@ -17,6 +17,7 @@ import { parseTarget, type BalancerConfig, type XForwardedMode } from './options
 import type { PathRewriteFunction } from './path-rewrite';
 import { Pool, type TargetSnapshot, type TargetState } from './pool';
 import { RetryBudget } from './retry';
+import { balancerStats, type BalancerStats } from './stats';
 import { StickySessions } from './sticky';
 import type { Strategy } from './strategies/types';
 import { createTransport } from './transport';
@@ -52,7 +53,9 @@ function withPoolBookkeeping(
     onEnd(target, outcome) {
       // A failure counts as slow as a timeout: a target that refuses connections answers
       // fast, and must not look like the fastest target to latency-aware balancing.
-      target.observeLatency(outcome.ok ? outcome.durationMs : Math.max(outcome.durationMs, failedAsMs), now());
+      const at = now();
+      target.observeLatency(outcome.ok ? outcome.durationMs : Math.max(outcome.durationMs, failedAsMs), at);
+      target.recent.record(outcome.durationMs, outcome.ok, at);
       target.requestEnded();
       if (onEnd === undefined) return;
       try {
@@ -244,6 +247,10 @@ export class Balancer implements ForwardContext {
   targets(): TargetSnapshot[] {
     const now = this.now();
     return this.pool.targets.map((target) => target.snapshot(now));
+  }
+
+  stats(): BalancerStats {
+    return balancerStats(this.pool, this.now());
   }
 
   addTarget(input: unknown): void {

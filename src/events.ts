@@ -34,6 +34,31 @@ export interface ProxyResEvent {
 }
 
 /**
+ * Payload of the `proxyEnd` event: an attempt ended, however it ended; each attempt
+ * ends exactly once. A resend on a fresh connection after a dead pooled one belongs to
+ * the attempt it repeats: it has a `proxyReq` of its own, but no `proxyEnd`.
+ * @public
+ */
+export interface ProxyEndEvent {
+  /** The target of the attempt. */
+  readonly target: Target;
+  /** The client request. */
+  readonly req: Request;
+  /** The request method. */
+  readonly method: string;
+  /** The upstream's status, when it answered. */
+  readonly status: number | undefined;
+  /**
+   * `'response'`: the upstream answered and its answer was streamed to the end (or set
+   * aside for a retry). `'error'`: it could not be reached, reset, timed out, or its
+   * answer broke off. `'aborted'`: the client went away first.
+   */
+  readonly result: 'response' | 'error' | 'aborted';
+  /** Milliseconds from sending the request to the end of the response or the failure. */
+  readonly durationMs: number;
+}
+
+/**
  * Payload of the `error` event: an attempt failed, or an event listener threw.
  * @public
  */
@@ -86,6 +111,8 @@ export interface LoadBalanceEvents {
   proxyReq: ProxyReqEvent;
   /** An upstream's response headers arrived and are about to be forwarded. */
   proxyRes: ProxyResEvent;
+  /** An attempt ended, however it ended: once per attempt. */
+  proxyEnd: ProxyEndEvent;
   /** A failed attempt is being retried on another target. */
   retry: RetryEvent;
   /** A target left the rotation (health checks or outlier detection). */
@@ -112,6 +139,7 @@ export class Events {
   private readonly listeners: ListenerTable = {
     proxyReq: [],
     proxyRes: [],
+    proxyEnd: [],
     retry: [],
     targetDown: [],
     targetUp: [],

@@ -148,7 +148,7 @@ export class Exchange {
     pipeline(upstream, res, (err) => {
       const upstreamFailed = err !== undefined && err !== null && !this.clientClosed;
       if (upstreamFailed) target.failures++;
-      this.end(!upstreamFailed, status, this.clientClosed ? undefined : upstreamFailed || status >= 500);
+      this.end(!upstreamFailed, status, this.clientClosed ? undefined : upstreamFailed || status >= 500, upstreamFailed);
     });
   };
 
@@ -242,14 +242,19 @@ export class Exchange {
   /**
    * Ends the current attempt, once: gives back its in-flight slot, tells the strategy,
    * and tells outlier detection whether it failed (`undefined`: the client left, which
-   * says nothing about the target).
+   * says nothing about the target). `broken`: the answer broke off midway.
    */
-  private end(ok: boolean, status: number | undefined, failedForOutliers: boolean | undefined): void {
+  private end(ok: boolean, status: number | undefined, failedForOutliers: boolean | undefined, broken = false): void {
     if (!this.attemptOpen) return;
     this.attemptOpen = false;
-    const { target } = this;
+    const { target, ctx } = this;
     target.inFlight--;
-    this.ctx.strategy.onEnd?.(target, { ok, status, durationMs: performance.now() - this.attemptStartedAt });
-    if (failedForOutliers !== undefined) this.ctx.outliers?.record(target, failedForOutliers);
+    const durationMs = performance.now() - this.attemptStartedAt;
+    ctx.strategy.onEnd?.(target, { ok, status, durationMs });
+    if (failedForOutliers !== undefined) ctx.outliers?.record(target, failedForOutliers);
+    if (ctx.events.has('proxyEnd')) {
+      const result = failedForOutliers === undefined ? 'aborted' : status === undefined || broken ? 'error' : 'response';
+      ctx.events.emit('proxyEnd', { target, req: this.req, method: this.req.method, status, result, durationMs });
+    }
   }
 }

@@ -6,11 +6,14 @@ export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } f
 export type { Target, TargetSnapshot } from './pool';
 export { dnsTargets, type DnsTargetsOptions } from './discovery/dns';
 export type { DnsResolver, DnsTargets } from './discovery/source';
+export type { BalancerStats, TargetStats } from './stats';
+export type { LatencyPercentiles, WindowStats } from './attempt-window';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './strategies/types';
 export type {
   ErrorEvent,
   Listener,
   LoadBalanceEvents,
+  ProxyEndEvent,
   ProxyReqEvent,
   ProxyResEvent,
   RetryEvent,

@@ -4,6 +4,8 @@ import { Balancer } from './balancer';
 import type { Listener, LoadBalanceEvents } from './events';
 import { normalizeOptions, type LoadBalanceOptions, type TargetInput } from './options';
 import type { TargetSnapshot } from './pool';
+import type { BalancerStats } from './stats';
+import { statusHandler } from './status';
 import type { Strategy, StrategyFunction, StrategyName } from './strategies/types';
 
 /**
@@ -24,6 +26,28 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * `failures`, `ewmaMs`, `healthy`. Targets being drained after removal are not listed.
    */
   targets(): TargetSnapshot[];
+  /**
+   * Counters, health and latency of every current target, and totals: lifetime
+   * `requests` and `failures`, `inFlight`, and over the last minute (`recent`) the
+   * attempts that ended, their share of traffic and latency p50/p95/p99 in ms. Cheap
+   * enough to call on every request.
+   *
+   * @example
+   * const { totals } = lb.stats();
+   * console.log(totals.recent.latency.p99, totals.usable, '/', totals.targets);
+   */
+  stats(): BalancerStats;
+  /**
+   * An Express handler for a status page, like nginx's upstream status: JSON (what
+   * {@link LoadBalanceMiddleware.stats} returns) by default, and for a browser
+   * (`Accept: text/html`) a self-contained HTML table of the targets with their state,
+   * share of traffic, latency p50/p99 and requests in flight. Answers GET and HEAD.
+   * The page lists the upstream addresses: mount it where only operators reach it.
+   *
+   * @example
+   * app.get('/lb-status', requireAdmin, lb.statusHandler());
+   */
+  statusHandler(): RequestHandler;
   /**
    * Adds a target while the balancer runs; it can take the very next request. Checked
    * like the `targets` option: a `TypeError` for an invalid URL or weight, or for a URL
@@ -114,6 +138,8 @@ export function loadBalance(
       return middleware;
     },
     targets: () => balancer.targets(),
+    stats: () => balancer.stats(),
+    statusHandler: () => statusHandler(() => balancer.stats()),
     addTarget: (target: TargetInput) => balancer.addTarget(target),
     removeTarget: (target: TargetInput) => balancer.removeTarget(target),
     ready: () => balancer.ready(),

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { log } from './log';
 import type { TargetSpec } from './options';
+import { AttemptWindow } from './attempt-window';
 import { fnv1a32 } from './strategies/hash';
 
 /**
@@ -97,6 +98,8 @@ export class TargetState implements Target {
   ejections = 0;
   /** Back from an ejection and not yet proven: its next failure ejects it again. */
   probation = false;
+  /** Attempts that ended lately, for `lb.stats()`. */
+  readonly recent = new AttemptWindow();
   private readonly ewmaWindow: number;
   /** Set while the target is being removed and still has requests in flight. */
   private onDrained: (() => void) | undefined;

@@ -1,0 +1,215 @@
+import http from 'node:http';
+import { Registry } from 'prom-client';
+import type { LoadBalanceMiddleware, ProxyEndEvent, Target } from 'express-load-balance';
+import { prometheusMetrics } from '../src/prometheus';
+import { Holder } from './helpers/hold';
+import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+/** Resolves with the next `proxyEnd` events, `n` of them. */
+function nextEnds(lb: LoadBalanceMiddleware, n: number): Promise<ProxyEndEvent[]> {
+  const seen: ProxyEndEvent[] = [];
+  return new Promise((resolve) => {
+    const listener = (event: ProxyEndEvent): void => {
+      seen.push(event);
+      if (seen.length < n) return;
+      lb.off('proxyEnd', listener);
+      resolve(seen);
+    };
+    lb.on('proxyEnd', listener);
+  });
+}
+
+/** The sample lines of a scrape whose name starts with `name`, without HELP/TYPE comments. */
+function samples(text: string, name: string): string[] {
+  return text.split('\n').filter((line) => line.startsWith(name));
+}
+
+const first = (targets: readonly Target[]) => targets[0];
+
+describe('prometheusMetrics()', () => {
+  let upstreams: Upstream[] = [];
+  let balanced: Balanced | undefined;
+  let holder = new Holder();
+  afterEach(async () => {
+    holder.releaseAll();
+    await closeAll(balanced, ...upstreams);
+    balanced = undefined;
+    upstreams = [];
+    holder = new Holder();
+  });
+
+  it('counts attempts by target, method and status class, with their durations', async () => {
+    upstreams = await Promise.all(
+      ['a', 'b'].map((name) =>
+        startUpstream(name, (app) => {
+          app.get('/missing', (_req, res) => void res.status(404).send('no'));
+          app.get('/broken', (req, res) => {
+            res.writeHead(200, { 'content-length': '100' });
+            res.write('ten bytes!', () => req.socket.destroy());
+          });
+        }),
+      ),
+    );
+    const [a, b] = upstreams as [Upstream, Upstream];
+    const gone = await listen(() => undefined);
+    await gone.close();
+    balanced = await startBalancer({ targets: [a.url, b.url, gone.url], strategy: 'round-robin', retries: 0 });
+    const registry = new Registry();
+    prometheusMetrics(balanced.lb, { registry });
+
+    const ended = nextEnds(balanced.lb, 6);
+    expect((await request(balanced.url, { path: '/' })).status).toBe(200); // a
+    expect((await request(balanced.url, { method: 'POST', path: '/', body: 'x' })).status).toBe(200); // b
+    expect((await request(balanced.url, { path: '/' })).status).toBe(502); // gone
+    expect((await request(balanced.url, { path: '/missing' })).status).toBe(404); // a
+    await expect(request(balanced.url, { path: '/broken' })).rejects.toThrow(); // b, broken midway
+    expect((await request(balanced.url, { method: 'DELETE', path: '/' })).status).toBe(502); // gone
+    await ended;
+
+    const text = await registry.metrics();
+    expect(samples(text, 'elb_requests_total').sort()).toEqual(
+      [
+        `elb_requests_total{target="${a.url}",method="GET",status_class="2xx"} 1`,
+        `elb_requests_total{target="${a.url}",method="GET",status_class="4xx"} 1`,
+        `elb_requests_total{target="${b.url}",method="POST",status_class="2xx"} 1`,
+        `elb_requests_total{target="${b.url}",method="GET",status_class="error"} 1`,
+        `elb_requests_total{target="${gone.url}",method="GET",status_class="error"} 1`,
+        `elb_requests_total{target="${gone.url}",method="DELETE",status_class="error"} 1`,
+      ].sort(),
+    );
+    expect(samples(text, 'elb_request_duration_seconds_count').sort()).toEqual(
+      [
+        `elb_request_duration_seconds_count{target="${a.url}",method="GET",status_class="2xx"} 1`,
+        `elb_request_duration_seconds_count{target="${a.url}",method="GET",status_class="4xx"} 1`,
+        `elb_request_duration_seconds_count{target="${b.url}",method="POST",status_class="2xx"} 1`,
+        `elb_request_duration_seconds_count{target="${b.url}",method="GET",status_class="error"} 1`,
+        `elb_request_duration_seconds_count{target="${gone.url}",method="GET",status_class="error"} 1`,
+        `elb_request_duration_seconds_count{target="${gone.url}",method="DELETE",status_class="error"} 1`,
+      ].sort(),
+    );
+    // Every attempt took under 10 s: the largest default bucket holds all of them.
+    expect(text).toContain(`elb_request_duration_seconds_bucket{le="10",target="${a.url}",method="GET",status_class="2xx"} 1`);
+    expect(samples(text, 'elb_in_flight_requests').sort()).toEqual(
+      [a, b, gone].map((u) => `elb_in_flight_requests{target="${u.url}"} 0`).sort(),
+    );
+    expect(samples(text, 'elb_target_up').sort()).toEqual([a, b, gone].map((u) => `elb_target_up{target="${u.url}"} 1`).sort());
+  });
+
+  it('shows requests in flight at scrape time, and an aborted one as aborted', async () => {
+    upstreams = [await startUpstream('a', holder.route('/hold', 'a'))];
+    balanced = await startBalancer({ targets: [upstreams[0]!.url] });
+    const registry = new Registry();
+    prometheusMetrics(balanced.lb, { registry });
+
+    const client = http.get(`${balanced.url}/hold`, { agent: false });
+    client.on('error', () => undefined);
+    await holder.arrived(1);
+    expect(samples(await registry.metrics(), 'elb_in_flight_requests')).toEqual([
+      `elb_in_flight_requests{target="${upstreams[0]!.url}"} 1`,
+    ]);
+
+    const ended = nextEnds(balanced.lb, 1);
+    client.destroy();
+    const [event] = await ended;
+    expect(event).toMatchObject({ result: 'aborted', status: undefined });
+    const text = await registry.metrics();
+    expect(samples(text, 'elb_requests_total')).toEqual([
+      `elb_requests_total{target="${upstreams[0]!.url}",method="GET",status_class="aborted"} 1`,
+    ]);
+    expect(samples(text, 'elb_in_flight_requests')).toEqual([`elb_in_flight_requests{target="${upstreams[0]!.url}"} 0`]);
+  });
+
+  it('reports an ejected target as down, and forgets every series of a removed one', async () => {
+    upstreams = await Promise.all([
+      startUpstream('bad', (app) => app.use((_req, res) => void res.status(500).send('bad'))),
+      startUpstream('good'),
+    ]);
+    const [bad, good] = upstreams as [Upstream, Upstream];
+    balanced = await startBalancer({
+      targets: [bad.url, good.url],
+      strategy: first,
+      retries: 0,
+      outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000 },
+    });
+    const registry = new Registry();
+    prometheusMetrics(balanced.lb, { registry, prefix: 'front_' });
+    const ejected = new Promise<void>((resolve) => balanced!.lb.on('targetDown', () => resolve()));
+    expect((await request(balanced.url)).status).toBe(500);
+    await ejected;
+
+    expect(samples(await registry.metrics(), 'front_target_up').sort()).toEqual(
+      [`front_target_up{target="${bad.url}"} 0`, `front_target_up{target="${good.url}"} 1`].sort(),
+    );
+    const ended = nextEnds(balanced.lb, 1);
+    expect((await request(balanced.url)).status).toBe(200);
+    await ended;
+    expect(samples(await registry.metrics(), 'front_requests_total').sort()).toEqual(
+      [
+        `front_requests_total{target="${bad.url}",method="GET",status_class="5xx"} 1`,
+        `front_requests_total{target="${good.url}",method="GET",status_class="2xx"} 1`,
+      ].sort(),
+    );
+
+    await balanced.lb.removeTarget(bad.url);
+    const text = await registry.metrics();
+    expect(samples(text, 'front_target_up')).toEqual([`front_target_up{target="${good.url}"} 1`]);
+    expect(samples(text, 'front_in_flight_requests')).toEqual([`front_in_flight_requests{target="${good.url}"} 0`]);
+    expect(samples(text, 'front_requests_total')).toEqual([
+      `front_requests_total{target="${good.url}",method="GET",status_class="2xx"} 1`,
+    ]);
+    expect(samples(text, 'front_request_duration_seconds_count')).toEqual([
+      `front_request_duration_seconds_count{target="${good.url}",method="GET",status_class="2xx"} 1`,
+    ]);
+    expect(text).not.toContain(bad.url);
+  });
+
+  it('stops counting and unregisters on close(), so the same names can be registered again', async () => {
+    upstreams = [await startUpstream('a')];
+    balanced = await startBalancer({ targets: [upstreams[0]!.url] });
+    const registry = new Registry();
+    const metrics = prometheusMetrics(balanced.lb, { registry, buckets: [0.1, 1] });
+    expect(metrics.names).toEqual(['elb_requests_total', 'elb_request_duration_seconds', 'elb_in_flight_requests', 'elb_target_up']);
+    expect(() => prometheusMetrics(balanced!.lb, { registry })).toThrow(
+      new TypeError(
+        'express-load-balance: prometheusMetrics(): the registry already has elb_requests_total; give each balancer its own "prefix" or "registry"',
+      ),
+    );
+    metrics.close();
+    metrics.close();
+    expect(await registry.metrics()).toBe('\n');
+
+    const again = prometheusMetrics(balanced.lb, { registry });
+    const ended = nextEnds(balanced.lb, 1);
+    expect((await request(balanced.url)).status).toBe(200);
+    await ended;
+    expect(samples(await registry.metrics(), 'elb_requests_total')).toEqual([
+      `elb_requests_total{target="${upstreams[0]!.url}",method="GET",status_class="2xx"} 1`,
+    ]);
+    again.close();
+  });
+
+  it.each`
+    options                                  | message
+    ${null}                                  | ${'option "options" must be an object'}
+    ${{ registry: {} }}                      | ${'option "registry" must be a prom-client Registry'}
+    ${{ prefix: '1x_' }}                     | ${'option "prefix" must be a string of letters, digits, _ and : that does not start with a digit'}
+    ${{ prefix: 'a-b' }}                     | ${'option "prefix" must be'}
+    ${{ buckets: [] }}                       | ${'option "buckets" must be a non-empty array of increasing positive numbers of seconds'}
+    ${{ buckets: [1, 0.5] }}                 | ${'option "buckets" must be'}
+    ${{ buckets: [0, 1] }}                   | ${'option "buckets" must be'}
+  `('refuses $options with a TypeError', async ({ options, message }) => {
+    upstreams = [await startUpstream('a')];
+    balanced = await startBalancer({ targets: [upstreams[0]!.url] });
+    const registry = new Registry();
+    const withRegistry = options === null || 'registry' in options ? options : { registry, ...options };
+    expect(() => prometheusMetrics(balanced!.lb, withRegistry)).toThrow(TypeError);
+    expect(() => prometheusMetrics(balanced!.lb, withRegistry)).toThrow(message);
+    expect(await registry.metrics()).toBe('\n');
+  });
+
+  it('refuses something that is not a balancer', () => {
+    expect(() => prometheusMetrics({} as never)).toThrow(
+      new TypeError('express-load-balance: prometheusMetrics() takes the middleware loadBalance() returned'),
+    );
+  });
+});

@@ -1,0 +1,214 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import express, { type Express } from 'express';
+import express4 from 'express4';
+import { chromium, type Browser } from 'playwright-core';
+import type { TargetHealthEvent } from 'express-load-balance';
+import { escapeHtml } from '../src/status';
+import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+const CHROMIUM = '/usr/bin/chromium';
+const HAS_CHROMIUM = fs.existsSync(CHROMIUM);
+
+/** A balancer at /api with its status page at /status, on one app. */
+async function withStatusPage(targets: string[], options: Record<string, unknown> = {}, app: Express = express()): Promise<Balanced> {
+  const balanced = await startBalancer({ targets, retries: 0, ...options }, { mount: '/api', app });
+  // Routes added after the balancer still win for /status: the balancer only sees /api.
+  app.get('/status', balanced.lb.statusHandler());
+  return balanced;
+}
+
+/** Resolves when `url` goes down for `reason`. */
+function downFor(balanced: Balanced, url: string, reason: TargetHealthEvent['reason']): Promise<void> {
+  return new Promise((resolve) => {
+    balanced.lb.on('targetDown', (event) => {
+      if (event.target.url === url && event.reason === reason) resolve();
+    });
+  });
+}
+
+describe('escapeHtml', () => {
+  it.each`
+    text                                   | escaped
+    ${'http://127.0.0.1:3000/v1'}          | ${'http://127.0.0.1:3000/v1'}
+    ${`<script>alert("x")</script>`}       | ${'&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'}
+    ${`/a&b'c`}                            | ${'/a&amp;b&#39;c'}
+    ${'&amp;'}                             | ${'&amp;amp;'}
+  `('$text -> $escaped', ({ text, escaped }) => {
+    expect(escapeHtml(text)).toBe(escaped);
+  });
+});
+
+describe('lb.statusHandler()', () => {
+  let upstreams: Upstream[] = [];
+  let balanced: Balanced | undefined;
+  afterEach(async () => {
+    await closeAll(balanced, ...upstreams);
+    balanced = undefined;
+    upstreams = [];
+  });
+
+  it.each([
+    ['no Accept header', {}],
+    ['Accept: */*', { accept: '*/*' }],
+    ['Accept: application/json', { accept: 'application/json' }],
+    ['a client preferring JSON to HTML', { accept: 'text/html;q=0.5, application/json' }],
+  ])('answers JSON to %s', async (_case, headers) => {
+    upstreams = [await startUpstream('a')];
+    balanced = await withStatusPage([upstreams[0]!.url]);
+    expect((await request(balanced.url, { path: '/api/' })).status).toBe(200);
+    const res = await request(balanced.url, { path: '/status', headers });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers.vary).toBe('Accept');
+    const body = JSON.parse(res.text) as unknown;
+    expect(body).toMatchObject({
+      windowMs: 60_000,
+      panic: false,
+      targets: [{ url: upstreams[0]!.url, healthy: true, ejected: false, requests: 1, recent: { share: 1 } }],
+      totals: { targets: 1, usable: 1 },
+    });
+  });
+
+  it('answers a browser with an HTML page that escapes target URLs and allows no scripts', async () => {
+    upstreams = [await startUpstream('a')];
+    const odd = `${upstreams[0]!.url}/a&b'c`;
+    balanced = await withStatusPage([odd]);
+    const res = await request(balanced.url, {
+      path: '/status',
+      headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.headers['content-security-policy']).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+={0,2}';/);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.text).toContain(`<td>${upstreams[0]!.url}/a&amp;b&#39;c</td>`);
+    expect(res.text).not.toContain("a&b'c");
+    expect(res.text).not.toMatch(/<script|<link|<img|src=|href=/i);
+  });
+
+  it('negotiates the same on Express 4', async () => {
+    upstreams = [await startUpstream('a')];
+    balanced = await withStatusPage([upstreams[0]!.url], {}, express4() as unknown as Express);
+    const json = await request(balanced.url, { path: '/status' });
+    expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(json.text)).toMatchObject({ targets: [{ url: upstreams[0]!.url }] });
+    const html = await request(balanced.url, { path: '/status', headers: { accept: 'text/html' } });
+    expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(html.text).toContain(`<td>${upstreams[0]!.url}</td>`);
+  });
+
+  it('answers HEAD without a body, and passes other methods on', async () => {
+    upstreams = [await startUpstream('a')];
+    balanced = await withStatusPage([upstreams[0]!.url]);
+    const head = await request(balanced.url, { method: 'HEAD', path: '/status' });
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    // Mounted with app.get, POST never reaches it; mounted with app.use, it must step aside.
+    const app = express();
+    app.use('/any', balanced.lb.statusHandler());
+    app.use((_req, res) => void res.status(404).send('nobody'));
+    const other = await listen(app);
+    try {
+      expect((await request(other.url, { method: 'POST', path: '/any' })).text).toBe('nobody');
+      expect((await request(other.url, { method: 'GET', path: '/any' })).status).toBe(200);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+const inChromium = HAS_CHROMIUM ? describe : describe.skip;
+if (!HAS_CHROMIUM) {
+  console.warn(`status page browser test skipped: ${CHROMIUM} is not installed (apt-get install chromium)`);
+}
+
+inChromium(`the status page in a real Chromium${HAS_CHROMIUM ? '' : ` (skipped: ${CHROMIUM} is not installed)`}`, () => {
+  let browser: Browser | undefined;
+  let upstreams: Upstream[] = [];
+  let balanced: Balanced | undefined;
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    await closeAll(balanced, ...upstreams);
+    balanced = undefined;
+    upstreams = [];
+  });
+
+  it('shows each target with its state, share and latency, styled, with nothing blocked', async () => {
+    upstreams = await Promise.all([
+      startUpstream('up'),
+      startUpstream('sick', (app) => app.get('/health', (_req, res) => void res.status(503).send('sick'))),
+      startUpstream('failing', (app) => app.get('/api-fail', (_req, res) => void res.status(500).send('fail'))),
+    ]);
+    const [up, sick, failing] = upstreams as [Upstream, Upstream, Upstream];
+    const failingTarget = `${failing.url}/api-fail`;
+    balanced = await withStatusPage([up.url, sick.url, failingTarget], {
+      strategy: 'round-robin',
+      healthCheck: { interval: 20, unhealthyThreshold: 1 },
+      outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000 },
+    });
+    await downFor(balanced, sick.url, 'health-check');
+    const ejected = downFor(balanced, failingTarget, 'outlier');
+    // Round robin over the two usable targets: the failing one is ejected on its first 500.
+    let answers = 0;
+    for (let i = 0; i < 4 && balanced.lb.stats().totals.usable > 1; i++) {
+      await request(balanced.url, { path: '/api' });
+      answers++;
+    }
+    await ejected;
+    expect(answers).toBeGreaterThan(0);
+
+    const page = await browser!.newPage({ viewport: { width: 1100, height: 420 } });
+    const problems: string[] = [];
+    page.on('console', (message) => problems.push(`${message.type()}: ${message.text()}`));
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('request', (req) => {
+      if (!req.url().startsWith(balanced!.url)) problems.push(`fetched ${req.url()}`);
+    });
+    try {
+      const response = await page.goto(`${balanced.url}/status`);
+      expect(response?.status()).toBe(200);
+      expect(await page.title()).toBe('Upstream status');
+
+      const rows = page.locator('tbody tr');
+      expect(await rows.count()).toBe(3);
+      const cells = await Promise.all([0, 1, 2].map((i) => rows.nth(i).locator('td').allTextContents()));
+      expect(cells.map((row) => row.slice(0, 2))).toEqual([
+        [up.url, 'up'],
+        [sick.url, 'down'],
+        [failingTarget, 'ejected'],
+      ]);
+      // Every column is filled: weight, share, in flight, requests, failures, p50, p99.
+      for (const row of cells) expect(row).toHaveLength(9);
+      // The failing target's one request; a 500 passed on to the client is not a failed attempt.
+      expect(cells[2]!.slice(4, 7)).toEqual(['0', '1', '0']);
+      expect(cells[2]![7]).toMatch(/ ms$/);
+      expect(await page.locator('tfoot td').first().textContent()).toBe('Total');
+      expect(await page.locator('main > p').first().textContent()).toMatch(/^1 of 3 targets up\./);
+
+      // The style sheet ran, so the CSP hash matches it: states are coloured badges.
+      const badge = (state: string): Promise<string> =>
+        page.evaluate(`getComputedStyle(document.querySelector('.state.${state}')).backgroundColor`) as Promise<string>;
+      expect(await badge('up')).toBe('rgb(26, 127, 55)');
+      expect(await badge('down')).toBe('rgb(207, 34, 46)');
+      expect(await badge('ejected')).toBe('rgb(154, 103, 0)');
+      expect(problems).toEqual([]);
+
+      const shot = path.join(os.tmpdir(), 'express-load-balance-status-page.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(fs.statSync(shot).size).toBeGreaterThan(1000);
+    } finally {
+      await page.close();
+    }
+  });
+});

@@ -1,0 +1,109 @@
+import { percentiles, STATS_WINDOW_MS, type WindowStats } from './attempt-window';
+import type { Pool } from './pool';
+
+/**
+ * One target in {@link BalancerStats}.
+ * @public
+ */
+export interface TargetStats {
+  /** The target's normalised URL. */
+  readonly url: string;
+  /** Its relative weight. */
+  readonly weight: number;
+  /** False while active health checks find the target down. */
+  readonly healthy: boolean;
+  /** True while outlier detection keeps the target out of rotation. */
+  readonly ejected: boolean;
+  /** Requests sent to this target whose response has not finished yet. */
+  readonly inFlight: number;
+  /** Requests sent so far (each attempt counts). */
+  readonly requests: number;
+  /** Attempts that failed so far: unreachable, reset, timed out, or answered with a `retryOn` status. */
+  readonly failures: number;
+  /** Attempts that ended within the window, with their latency percentiles. */
+  readonly recent: WindowStats & {
+    /** This target's part of all attempts that ended within the window, 0 to 1 (0 when there were none). */
+    readonly share: number;
+  };
+}
+
+/**
+ * What `lb.stats()` returns: every current target, and totals over them.
+ * @public
+ */
+export interface BalancerStats {
+  /** How far back `recent` figures reach, in ms. */
+  readonly windowMs: number;
+  /** True while no target is usable and requests go to all of them anyway (panic mode). */
+  readonly panic: boolean;
+  /** Every current target, in pool order. */
+  readonly targets: readonly TargetStats[];
+  /** Sums over all current targets. */
+  readonly totals: {
+    /** Current targets. */
+    readonly targets: number;
+    /** Of those, the ones that may take requests: healthy and not ejected. */
+    readonly usable: number;
+    /** Requests in flight to any target. */
+    readonly inFlight: number;
+    /** Attempts since start. */
+    readonly requests: number;
+    /** Failed attempts since start. */
+    readonly failures: number;
+    /** Over all targets' attempts that ended within the window. */
+    readonly recent: WindowStats;
+  };
+}
+
+/** Reads every current target's counters and window at `now`. Targets being drained after removal are left out. */
+export function balancerStats(pool: Pool, now: number): BalancerStats {
+  const list = pool.targets;
+  const windows = list.map((target) => target.recent.read(now));
+  const histograms: Uint32Array[] = [];
+  let count = 0;
+  let failures = 0;
+  let min = Number.POSITIVE_INFINITY;
+  let max = -1;
+  for (const target of list) {
+    const summary = target.recent.summary();
+    histograms.push(...summary.histograms);
+    count += summary.count;
+    if (summary.min < min) min = summary.min;
+    if (summary.max > max) max = summary.max;
+  }
+  for (const window of windows) failures += window.failures;
+  let inFlight = 0;
+  let requests = 0;
+  let failed = 0;
+  let usable = 0;
+  const targets = list.map((target, i): TargetStats => {
+    const recent = windows[i]!;
+    inFlight += target.inFlight;
+    requests += target.requests;
+    failed += target.failures;
+    if (target.usable) usable++;
+    return {
+      url: target.url,
+      weight: target.weight,
+      healthy: target.healthy,
+      ejected: target.ejected,
+      inFlight: target.inFlight,
+      requests: target.requests,
+      failures: target.failures,
+      recent: { ...recent, share: count === 0 ? 0 : recent.requests / count },
+    };
+  });
+  return {
+    windowMs: STATS_WINDOW_MS,
+    panic: pool.panic,
+    targets,
+    totals: {
+      targets: list.length,
+      usable,
+      inFlight,
+      requests,
+      failures: failed,
+      recent: { requests: count, failures, latency: percentiles({ histograms, count, min, max }) },
+    },
+  };
+}

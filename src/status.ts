@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { BalancerStats, TargetStats } from './stats';
+
+const STYLE = `
+:root { color-scheme: light dark; --line: #8884; --muted: #888; --up: #1a7f37; --down: #cf222e; --ejected: #9a6700; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
+main { max-width: 72rem; margin: 0 auto; padding: 1.5rem; }
+h1 { font-size: 1.25rem; margin: 0 0 .25rem; }
+p { margin: .25rem 0 1rem; color: var(--muted); }
+.panic { color: var(--down); font-weight: 600; }
+table { border-collapse: collapse; width: 100%; }
+th, td { padding: .45rem .6rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th { font-weight: 600; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); }
+th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
+td:first-child { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; white-space: normal; word-break: break-all; }
+td { font-variant-numeric: tabular-nums; }
+meter { width: 5rem; vertical-align: middle; margin-right: .4rem; }
+.state { display: inline-block; padding: 0 .5rem; border-radius: 1rem; font-size: .8rem; font-weight: 600; color: #fff; }
+.up { background: var(--up); } .down { background: var(--down); } .ejected { background: var(--ejected); }
+tfoot td { font-weight: 600; border-bottom: 0; }
+tfoot td:first-child { font-family: inherit; }
+`;
+
+/**
+ * The page allows exactly this style sheet and nothing else (no scripts, images or
+ * fetches), so even a target URL that slipped past escaping could not run anything.
+ */
+const CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const SPECIAL = /[&<>"']/g;
+
+/** Text for HTML content or a quoted attribute value. */
+export function escapeHtml(text: string): string {
+  return text.replace(SPECIAL, (char) => ESCAPES[char]!);
+}
+
+function ms(value: number | null): string {
+  if (value === null) return '–';
+  if (value < 10) return `${value.toFixed(2)} ms`;
+  if (value < 1000) return `${value.toFixed(1)} ms`;
+  return `${(value / 1000).toFixed(2)} s`;
+}
+
+function count(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+/** 'up', or why not: active health checks ('down') or outlier detection ('ejected'). */
+function stateOf(target: TargetStats): 'up' | 'down' | 'ejected' {
+  if (!target.healthy) return 'down';
+  return target.ejected ? 'ejected' : 'up';
+}
+
+function row(target: TargetStats): string {
+  const state = stateOf(target);
+  const { recent } = target;
+  return (
+    `<tr><td>${escapeHtml(target.url)}</td><td><span class="state ${state}">${state}</span></td>` +
+    `<td>${count(target.weight)}</td>` +
+    `<td><meter min="0" max="1" value="${recent.share}"></meter>${(recent.share * 100).toFixed(1)} %</td>` +
+    `<td>${count(target.inFlight)}</td><td>${count(target.requests)}</td><td>${count(target.failures)}</td>` +
+    `<td>${ms(recent.latency.p50)}</td><td>${ms(recent.latency.p99)}</td></tr>`
+  );
+}
+
+/** The HTML status page: one table row per target, totals at the foot. */
+export function renderStatusPage(stats: BalancerStats): string {
+  const { totals } = stats;
+  const seconds = Math.round(stats.windowMs / 1000);
+  const panic = stats.panic
+    ? '<p class="panic">No target is usable: requests go to all of them anyway (panic mode).</p>'
+    : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Upstream status</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+<h1>Upstream status</h1>
+<p>${totals.usable} of ${totals.targets} targets up. Share, p50 and p99 cover the attempts that ended in the last ${seconds} s (${count(totals.recent.requests)}).</p>
+${panic}<table>
+<thead><tr><th>Target</th><th>State</th><th>Weight</th><th>Share</th><th>In flight</th><th>Requests</th><th>Failures</th><th>p50</th><th>p99</th></tr></thead>
+<tbody>
+${stats.targets.map(row).join('\n')}
+</tbody>
+<tfoot><tr><td>Total</td><td></td><td></td><td></td><td>${count(totals.inFlight)}</td><td>${count(totals.requests)}</td><td>${count(totals.failures)}</td><td>${ms(totals.recent.latency.p50)}</td><td>${ms(totals.recent.latency.p99)}</td></tr></tfoot>
+</table>
+</main>
+</body>
+</html>
+`;
+}
+
+/**
+ * An Express handler answering GET and HEAD with the balancer's stats: JSON (what
+ * `lb.stats()` returns) by default, a small HTML page when the client prefers
+ * `text/html`, as a browser does. Other methods pass to `next()`.
+ */
+export function statusHandler(read: () => BalancerStats): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      next();
+      return;
+    }
+    const stats = read();
+    res.vary('Accept');
+    res.set('Cache-Control', 'no-store');
+    if (req.accepts(['json', 'html']) === 'html') {
+      res.set('Content-Security-Policy', CSP);
+      res.set('X-Content-Type-Options', 'nosniff');
+      res.type('html').send(renderStatusPage(stats));
+    } else {
+      res.json(stats);
+    }
+  };
+}
