@@ -1,0 +1,137 @@
+// `npm run bench`: three upstreams, every balancer in its own process, autocannon in
+// another; each scenario is measured against each balancer in turn, round after round,
+// and the report goes to stdout and bench/results/.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Contender, Running } from './contender';
+import { contenders } from './contenders';
+import { describeMachine } from './machine';
+import { measure, type Measurement } from './measure';
+import { ProcessGroup, readyPort } from './processes';
+import { DIRECT, PEER, renderReport } from './report';
+import { SCENARIOS } from './scenarios';
+import { readSettings, type Settings } from './settings';
+import { findNginx, nginxVersion } from './balancers/nginx';
+
+const ROOT = path.join(__dirname, '..');
+const RESULTS = path.join(__dirname, 'results');
+const UPSTREAM_COUNT = 3;
+
+/** Users run the built package, so that is what is measured. */
+function buildPackage(): void {
+  const result = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'tsup'), [], { cwd: ROOT, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`the build failed:\n${result.stdout}${result.stderr}`);
+}
+
+async function startUpstreams(group: ProcessGroup): Promise<string[]> {
+  const entry = path.join(__dirname, 'upstream.ts');
+  return Promise.all(
+    Array.from({ length: UPSTREAM_COUNT }, async (_, i) => {
+      const port = await readyPort(group.forkTs(entry, [String(i + 1)]), `upstream ${i + 1}`);
+      return `http://127.0.0.1:${port}`;
+    }),
+  );
+}
+
+function chosen(list: readonly Contender[], settings: Settings): Contender[] {
+  const { only } = settings;
+  return only === undefined ? [...list] : list.filter((c) => only.has(c.id) || c.id === DIRECT || c.id === PEER);
+}
+
+function describeSettings(s: Settings): string {
+  return (
+    `${s.rounds} interleaved rounds (every balancer once per scenario, then again), ${s.duration} s per run after ${s.warmup} s of warm-up; ` +
+    'autocannon in its own process; each balancer in its own process; three Express upstreams, one process each; loopback only. ' +
+    'CPU and peak RSS are read from /proc for the balancer process(es) over the measured window. ' +
+    'Express-based balancers have express.json() in front, as an application would; the tutorial has none, as published.'
+  );
+}
+
+function stamp(date: Date): string {
+  return date.toISOString().slice(0, 16).replace(':', '-');
+}
+
+async function main(group: ProcessGroup): Promise<void> {
+  const settings = readSettings();
+  const scenarios = SCENARIOS.filter((s) => settings.scenarios?.has(s.id) ?? true);
+  const profileDir = path.join(RESULTS, 'profiles');
+  const execArgv: Record<string, string[]> = {};
+  for (const id of settings.profile) execArgv[id] = ['--cpu-prof', '--cpu-prof-dir', profileDir];
+
+  console.log('Building the package…');
+  buildPackage();
+  const upstreams = await startUpstreams(group);
+  const { list, notes } = contenders(group, { execArgv });
+
+  const running = new Map<string, Running>();
+  const started: Contender[] = [];
+  for (const contender of chosen(list, settings)) {
+    try {
+      running.set(contender.id, await contender.start(upstreams));
+      started.push(contender);
+    } catch (err) {
+      if (contender.id === DIRECT || contender.id === PEER) throw err;
+      notes.push(`${contender.label} did not start (${err instanceof Error ? err.message : String(err)}): its row is skipped.`);
+    }
+  }
+
+  const total = (settings.rounds * scenarios.length * started.length * settings.duration) / 60;
+  console.log(`Measuring ${started.length} contenders × ${scenarios.length} scenarios × ${settings.rounds} rounds (~${total.toFixed(1)} min)…`);
+  for (const scenario of scenarios) {
+    for (const contender of started) await measure(group, running.get(contender.id)!, scenario, settings.warmup);
+  }
+  const measurements: Measurement[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const scenario of scenarios) {
+      for (const contender of started) {
+        const result = await measure(group, running.get(contender.id)!, scenario, settings.duration);
+        measurements.push({ round, scenario: scenario.id, contender: contender.id, ...result });
+        const { load } = result;
+        console.log(
+          `round ${round} ${scenario.id.padEnd(12)} ${contender.id.padEnd(32)} ${Math.round(load.responses / load.duration)
+            .toString()
+            .padStart(6)} req/s  errors ${load.errors}  non-2xx ${load.non2xx}`,
+        );
+      }
+    }
+  }
+  for (const contender of started) await running.get(contender.id)!.stop();
+
+  const nginx = findNginx();
+  const date = new Date();
+  const report = renderReport({
+    date,
+    scenarios,
+    contenders: started,
+    measurements,
+    machine: describeMachine(nginx === undefined ? [] : [nginxVersion(nginx)]),
+    settings: describeSettings(settings),
+    notes,
+  });
+  console.log(`\n${report}`);
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(path.join(RESULTS, `${stamp(date)}.md`), report);
+  writeFileSync(path.join(RESULTS, 'latest.md'), report);
+  console.log(`Saved to bench/results/${stamp(date)}.md and bench/results/latest.md`);
+}
+
+const group = new ProcessGroup();
+let stopping = false;
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await group.stopAll();
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(130));
+process.on('SIGTERM', () => void shutdown(143));
+process.on('exit', () => group.killAllNow());
+
+main(group).then(
+  () => shutdown(0),
+  (err: unknown) => {
+    console.error(err);
+    void shutdown(1);
+  },
+);
