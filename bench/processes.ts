@@ -22,6 +22,7 @@ function exited(child: ChildProcess): Promise<void> {
  */
 export class ProcessGroup {
   private readonly children = new Set<ChildProcess>();
+  private readonly cleanups: (() => void)[] = [];
 
   /** Forks a TypeScript entry point under tsx, with an IPC channel. */
   forkTs(file: string, args: readonly string[] = [], execArgv: readonly string[] = []): ChildProcess {
@@ -49,13 +50,24 @@ export class ProcessGroup {
     clearTimeout(timer);
   }
 
-  stopAll(): Promise<void> {
-    return Promise.all([...this.children].map((child) => this.stop(child))).then(() => undefined);
+  /** Registers synchronous clean-up (temporary files) to run once the processes are gone. */
+  onCleanup(cleanup: () => void): void {
+    this.cleanups.push(cleanup);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.children].map((child) => this.stop(child)));
+    this.runCleanups();
   }
 
   /** Last resort on process exit, when nothing can be awaited any more. */
   killAllNow(): void {
     for (const child of this.children) child.kill('SIGKILL');
+    this.runCleanups();
+  }
+
+  private runCleanups(): void {
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
   }
 
   private track(child: ChildProcess): ChildProcess {

@@ -163,7 +163,10 @@ export function renderReport(input: ReportInput): string {
   lines.push(
     "## Load generator check (Little's law)",
     '',
-    `autocannon's latency is wrong for responses that close the connection (\`Connection: close\`): each run's mean latency is compared with connections ÷ throughput, and runs more than ${LITTLE_TOLERANCE * 100} % apart are listed here; their latency columns are not to be trusted. Runs with timeouts also disagree, since timed-out requests hold a connection without adding to throughput.`,
+    `With every connection busy, mean latency must equal connections ÷ throughput (Little's law). Each run is checked; runs more than ${LITTLE_TOLERANCE * 100} % apart are listed, and their latency columns are not to be trusted. ` +
+      "Far above (+): autocannon's latency is wrong for responses that close the connection (`Connection: close`): the reconnect time is not counted. " +
+      'Below (−): time the load generator spends between a response and the next request is not in the latency, and autocannon records whole milliseconds, so sub-millisecond runs (direct) read low; ' +
+      'the load generator, not the upstream, limits those runs. Runs with timeouts disagree too: a timed-out request holds its connection without adding to throughput.',
     '',
     ...(flags.length === 0 ? ['All runs agree.'] : flags.map((flag) => `- ${flag}`)),
     '',

@@ -131,7 +131,8 @@ process.on('exit', () => group.killAllNow());
 main(group).then(
   () => shutdown(0),
   (err: unknown) => {
-    console.error(err);
+    // After Ctrl-C the children are gone on purpose: their absence is no error to report.
+    if (!stopping) console.error(err);
     void shutdown(1);
   },
 );

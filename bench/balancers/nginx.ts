@@ -89,11 +89,9 @@ export function nginx(group: ProcessGroup, binary: string): Contender {
       const port = await freePort();
       const file = path.join(dir, 'nginx.conf');
       writeFileSync(file, config(dir, port, upstreams));
+      group.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
       const child = group.spawn(binary, ['-p', dir, '-c', file, '-e', path.join(dir, 'error.log')]);
-      const cleanUp = async (): Promise<void> => {
-        await group.stop(child);
-        rmSync(dir, { recursive: true, force: true });
-      };
+      const cleanUp = (): Promise<void> => group.stop(child);
       for (let i = 0; i < 200 && !(await accepts(port)); i++) {
         if (child.exitCode !== null) break;
         await sleep(50);
