@@ -57,7 +57,7 @@ async function main(group: ProcessGroup): Promise<void> {
   const scenarios = SCENARIOS.filter((s) => settings.scenarios?.has(s.id) ?? true);
   const profileDir = path.join(RESULTS, 'profiles');
   const execArgv: Record<string, string[]> = {};
-  for (const id of settings.profile) execArgv[id] = ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  for (const id of settings.profile) execArgv[id] = ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profileDir];
 
   console.log('Building the package…');
   buildPackage();
