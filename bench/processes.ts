@@ -1,5 +1,7 @@
 // The parent side of the child processes: start them, wait until they listen, end every one.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
 import type { FromChild } from './ipc';
 
 /**
@@ -23,19 +25,27 @@ function exited(child: ChildProcess): Promise<void> {
 export class ProcessGroup {
   private readonly children = new Set<ChildProcess>();
   private readonly cleanups: (() => void)[] = [];
+  /** Where the children's stdout and stderr go: a proxy that logs every 413 would flood the terminal. */
+  private readonly log: number;
+
+  constructor(readonly logFile: string) {
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    this.log = openSync(logFile, 'w');
+    this.onCleanup(() => closeSync(this.log));
+  }
 
   /** Forks a TypeScript entry point under tsx, with an IPC channel. */
   forkTs(file: string, args: readonly string[] = [], execArgv: readonly string[] = []): ChildProcess {
     const child = fork(file, args, {
       execArgv: ['--require', TS_HOOK, ...execArgv],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', this.log, this.log, 'ipc'],
     });
     return this.track(child);
   }
 
   /** Spawns a program that is not Node (nginx). */
   spawn(command: string, args: readonly string[]): ChildProcess {
-    return this.track(spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
+    return this.track(spawn(command, args, { stdio: ['ignore', this.log, this.log] }));
   }
 
   /** Asks a child to stop (IPC `stop`, else SIGTERM); kills it if it has not exited in time. */

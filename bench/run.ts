@@ -114,9 +114,10 @@ async function main(group: ProcessGroup): Promise<void> {
   writeFileSync(path.join(RESULTS, `${stamp(date)}.md`), report);
   writeFileSync(path.join(RESULTS, 'latest.md'), report);
   console.log(`Saved to bench/results/${stamp(date)}.md and bench/results/latest.md`);
+  console.log(`The child processes' output is in ${path.relative(ROOT, group.logFile)}.`);
 }
 
-const group = new ProcessGroup();
+const group = new ProcessGroup(path.join(RESULTS, 'logs', 'children.log'));
 let stopping = false;
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
@@ -132,7 +133,7 @@ main(group).then(
   () => shutdown(0),
   (err: unknown) => {
     // After Ctrl-C the children are gone on purpose: their absence is no error to report.
-    if (!stopping) console.error(err);
+    if (!stopping) console.error(err, `\n(the child processes' output is in ${path.relative(ROOT, group.logFile)})`);
     void shutdown(1);
   },
 );
