@@ -17,6 +17,8 @@ export interface RunLoad {
   readonly scenario: string;
   readonly urls: readonly string[];
   readonly duration: number;
+  /** Requests per second over all connections; undefined for as fast as the contender answers. */
+  readonly rate: number | undefined;
 }
 
 /** The load child has started autocannon: the measured window opens. */

@@ -4,7 +4,7 @@ import autocannon from 'autocannon';
 import type { LoadFailed, LoadResult, LoadStarted, RunLoad } from './ipc';
 import { scenarioById } from './scenarios';
 
-function run({ scenario: id, urls, duration }: RunLoad): void {
+function run({ scenario: id, urls, duration, rate }: RunLoad): void {
   const send = process.send!.bind(process);
   const scenario = scenarioById(id);
   const body = scenario.body?.();
@@ -21,6 +21,7 @@ function run({ scenario: id, urls, duration }: RunLoad): void {
       method: scenario.method,
       headers: { ...scenario.headers },
       body,
+      overallRate: rate,
     },
     (err, result) => {
       if (err) {

@@ -25,6 +25,7 @@ export async function measure(
   running: Running,
   scenario: Scenario,
   duration: number,
+  rate: number | undefined,
 ): Promise<{ load: LoadResult; cpuSeconds: number | undefined; peakRss: number | undefined }> {
   const { pids } = running;
   const rss = pids.length === 0 ? undefined : new PeakRss(pids);
@@ -38,7 +39,7 @@ export async function measure(
         else if (message.type === 'failed') reject(new Error(`autocannon failed: ${message.message}`));
       });
       child.once('exit', (code) => reject(new Error(`the load process exited (code ${code}) without a result`)));
-      const run: RunLoad = { type: 'run', scenario: scenario.id, urls: running.urls, duration };
+      const run: RunLoad = { type: 'run', scenario: scenario.id, urls: running.urls, duration, rate };
       child.send(run);
     });
     const used = pids.length === 0 ? undefined : cpuSeconds(pids) - cpuAtStart;

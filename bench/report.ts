@@ -17,6 +17,8 @@ export interface ReportInput {
   readonly measurements: readonly Measurement[];
   readonly machine: readonly string[];
   readonly settings: string;
+  /** The fixed request rate, if any: Little's law then says nothing about autocannon (connections sit idle). */
+  readonly rate: number | undefined;
   readonly notes: readonly string[];
 }
 
@@ -45,20 +47,43 @@ function littleGap(m: Measurement): number | undefined {
   return (m.load.latencyMean - expected) / expected;
 }
 
-/** Ratio of one figure to the same figure of `baseline`, round by round, then the median. */
+/** Ratios of one figure to the same figure of `baseline`, taken within each round. */
+function roundRatios(
+  runs: readonly Measurement[],
+  all: readonly Measurement[],
+  baseline: string,
+  figure: (m: Measurement) => number | undefined,
+): number[] {
+  return defined(
+    runs.map((m) => {
+      const base = all.find((b) => b.round === m.round && b.scenario === m.scenario && b.contender === baseline);
+      const value = figure(m);
+      const reference = base === undefined ? undefined : figure(base);
+      return value === undefined || reference === undefined || reference === 0 ? undefined : value / reference;
+    }),
+  );
+}
+
 function ratio(
   runs: readonly Measurement[],
   all: readonly Measurement[],
   baseline: string,
   figure: (m: Measurement) => number | undefined,
 ): number | undefined {
-  const ratios = runs.map((m) => {
-    const base = all.find((b) => b.round === m.round && b.scenario === m.scenario && b.contender === baseline);
-    const value = figure(m);
-    const reference = base === undefined ? undefined : figure(base);
-    return value === undefined || reference === undefined || reference === 0 ? undefined : value / reference;
-  });
-  return median(defined(ratios));
+  return median(roundRatios(runs, all, baseline, figure));
+}
+
+/** The median ratio and, over several rounds, its range: how far to trust it. */
+function ratioWithRange(
+  runs: readonly Measurement[],
+  all: readonly Measurement[],
+  baseline: string,
+  figure: (m: Measurement) => number | undefined,
+): string {
+  const ratios = roundRatios(runs, all, baseline, figure);
+  const middle = fmt.ratio(median(ratios));
+  if (ratios.length < 2) return middle;
+  return `${middle} (${fmt.ratio(Math.min(...ratios))}–${fmt.ratio(Math.max(...ratios))})`;
 }
 
 const fmt = {
@@ -116,7 +141,8 @@ export function renderReport(input: ReportInput): string {
       const errors = runs.reduce((sum, m) => sum + m.load.errors, 0);
       const timeouts = runs.reduce((sum, m) => sum + m.load.timeouts, 0);
       const gaps = runs.map((m) => ({ round: m.round, gap: littleGap(m) }));
-      const off = gaps.filter(({ gap }) => gap === undefined || Math.abs(gap) > LITTLE_TOLERANCE);
+      const checked = input.rate === undefined;
+      const off = checked ? gaps.filter(({ gap }) => gap === undefined || Math.abs(gap) > LITTLE_TOLERANCE) : [];
       for (const { round, gap } of off) {
         flags.push(
           `${scenario.label}, ${c.label}, round ${round}: ` +
@@ -133,9 +159,9 @@ export function renderReport(input: ReportInput): string {
         timeouts > 0 ? `${errors} (${timeouts} timeouts)` : String(errors),
         String(runs.reduce((sum, m) => sum + m.load.non2xx, 0)),
         fmt.int(median(defined(runs.map(cpuPerRequest)))),
-        fmt.ratio(ratio(runs, all, PEER, cpuPerRequest)),
+        ratioWithRange(runs, all, PEER, cpuPerRequest),
         fmt.mb(runs.reduce<number | undefined>((max, m) => (m.peakRss === undefined ? max : Math.max(max ?? 0, m.peakRss)), undefined)),
-        off.length === 0 ? 'ok' : `⚠ ${off.length}/${runs.length}`,
+        !checked ? 'n/a' : off.length === 0 ? 'ok' : `⚠ ${off.length}/${runs.length}`,
       ];
     });
     lines.push(
@@ -150,7 +176,7 @@ export function renderReport(input: ReportInput): string {
           'errors',
           'non-2xx',
           'CPU µs/req',
-          'CPU × hpm+ka',
+          'CPU × hpm+ka (range)',
           'peak RSS MB',
           "Little's law",
         ],
@@ -168,7 +194,11 @@ export function renderReport(input: ReportInput): string {
       'Below (−): time the load generator spends between a response and the next request is not in the latency, and autocannon records whole milliseconds, so sub-millisecond runs (direct) read low; ' +
       'the load generator, not the upstream, limits those runs. Runs with timeouts disagree too: a timed-out request holds its connection without adding to throughput.',
     '',
-    ...(flags.length === 0 ? ['All runs agree.'] : flags.map((flag) => `- ${flag}`)),
+    ...(input.rate !== undefined
+      ? ['Not checked: at a fixed rate the connections are not all busy, so the law does not bind latency to throughput.']
+      : flags.length === 0
+        ? ['All runs agree.']
+        : flags.map((flag) => `- ${flag}`)),
     '',
     '## How it was measured',
     '',

@@ -41,7 +41,8 @@ function chosen(list: readonly Contender[], settings: Settings): Contender[] {
 
 function describeSettings(s: Settings): string {
   return (
-    `${s.rounds} interleaved rounds (every balancer once per scenario, then again), ${s.duration} s per run after ${s.warmup} s of warm-up; ` +
+    `${s.rounds} interleaved rounds (every balancer once per scenario, then again), ${s.duration} s per run after ${s.warmup} s of warm-up, ` +
+    (s.rate === undefined ? 'each connection sending its next request as soon as it has an answer; ' : `at a fixed ${s.rate} requests/s (BENCH_RATE); `) +
     'autocannon in its own process; each balancer in its own process; three Express upstreams, one process each; loopback only. ' +
     'CPU and peak RSS are read from /proc for the balancer process(es) over the measured window. ' +
     'Express-based balancers have express.json() in front, as an application would; the tutorial has none, as published.'
@@ -79,13 +80,13 @@ async function main(group: ProcessGroup): Promise<void> {
   const total = (settings.rounds * scenarios.length * started.length * settings.duration) / 60;
   console.log(`Measuring ${started.length} contenders × ${scenarios.length} scenarios × ${settings.rounds} rounds (~${total.toFixed(1)} min)…`);
   for (const scenario of scenarios) {
-    for (const contender of started) await measure(group, running.get(contender.id)!, scenario, settings.warmup);
+    for (const contender of started) await measure(group, running.get(contender.id)!, scenario, settings.warmup, settings.rate);
   }
   const measurements: Measurement[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of scenarios) {
       for (const contender of started) {
-        const result = await measure(group, running.get(contender.id)!, scenario, settings.duration);
+        const result = await measure(group, running.get(contender.id)!, scenario, settings.duration, settings.rate);
         measurements.push({ round, scenario: scenario.id, contender: contender.id, ...result });
         const { load } = result;
         console.log(
@@ -107,6 +108,7 @@ async function main(group: ProcessGroup): Promise<void> {
     measurements,
     machine: describeMachine(nginx === undefined ? [] : [nginxVersion(nginx)]),
     settings: describeSettings(settings),
+    rate: settings.rate,
     notes,
   });
   console.log(`\n${report}`);

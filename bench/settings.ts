@@ -11,6 +11,12 @@ export interface Settings {
   readonly only: ReadonlySet<string> | undefined;
   /** Scenario ids to run. */
   readonly scenarios: ReadonlySet<string> | undefined;
+  /**
+   * Fixed request rate (req/s) instead of as fast as possible: every balancer then does
+   * the same work per second, so CPU per request compares without the batching a
+   * saturated event loop gets.
+   */
+  readonly rate: number | undefined;
   /** Contender ids to run under `node --cpu-prof`, profiles written to bench/results/profiles. */
   readonly profile: ReadonlySet<string>;
 }
@@ -34,6 +40,7 @@ export function readSettings(): Settings {
     duration: positive('BENCH_DURATION', 5),
     rounds: Math.round(positive('BENCH_ROUNDS', 2)),
     warmup: positive('BENCH_WARMUP', 1),
+    rate: process.env.BENCH_RATE ? positive('BENCH_RATE', 1) : undefined,
     only: list('BENCH_ONLY'),
     scenarios: list('BENCH_SCENARIOS'),
     profile: list('BENCH_PROFILE') ?? new Set(),

@@ -8,6 +8,7 @@ declare module 'autocannon' {
     method?: string;
     headers?: Record<string, string>;
     body?: string | Buffer;
+    overallRate?: number;
   }
   interface Histogram {
     mean: number;
