@@ -10,7 +10,7 @@ import { describeMachine } from './machine';
 import { measure, type Measurement } from './measure';
 import { ProcessGroup, readyPort } from './processes';
 import { DIRECT, PEER, renderReport } from './report';
-import { SCENARIOS } from './scenarios';
+import { SCENARIOS, type Scenario } from './scenarios';
 import { readSettings, type Settings } from './settings';
 import { findNginx, nginxVersion } from './balancers/nginx';
 
@@ -53,21 +53,15 @@ function stamp(date: Date): string {
   return date.toISOString().slice(0, 16).replace(':', '-');
 }
 
-async function main(group: ProcessGroup): Promise<void> {
-  const settings = readSettings();
-  const scenarios = SCENARIOS.filter((s) => settings.scenarios?.has(s.id) ?? true);
-  const profileDir = path.join(RESULTS, 'profiles');
-  const execArgv: Record<string, string[]> = {};
-  for (const id of settings.profile) execArgv[id] = ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profileDir];
-
-  console.log('Building the package…');
-  buildPackage();
-  const upstreams = await startUpstreams(group);
-  const { list, notes } = contenders(group, { execArgv });
-
+/** Starts every chosen contender; one that cannot start (nginx) becomes a note, unless the ratios need it. */
+async function startContenders(
+  list: readonly Contender[],
+  upstreams: readonly string[],
+  notes: string[],
+): Promise<{ started: Contender[]; running: Map<string, Running> }> {
   const running = new Map<string, Running>();
   const started: Contender[] = [];
-  for (const contender of chosen(list, settings)) {
+  for (const contender of list) {
     try {
       running.set(contender.id, await contender.start(upstreams));
       started.push(contender);
@@ -76,9 +70,22 @@ async function main(group: ProcessGroup): Promise<void> {
       notes.push(`${contender.label} did not start (${err instanceof Error ? err.message : String(err)}): its row is skipped.`);
     }
   }
+  return { started, running };
+}
 
-  const total = (settings.rounds * scenarios.length * started.length * settings.duration) / 60;
-  console.log(`Measuring ${started.length} contenders × ${scenarios.length} scenarios × ${settings.rounds} rounds (~${total.toFixed(1)} min)…`);
+/** Warm-up, then the rounds: in each, every scenario against every contender in turn. */
+async function measureRounds(
+  group: ProcessGroup,
+  settings: Settings,
+  scenarios: readonly Scenario[],
+  started: readonly Contender[],
+  running: ReadonlyMap<string, Running>,
+): Promise<Measurement[]> {
+  const runs = settings.rounds * scenarios.length * started.length;
+  console.log(
+    `Measuring ${started.length} contenders × ${scenarios.length} scenarios × ${settings.rounds} rounds ` +
+      `(~${((runs * settings.duration + runs * settings.warmup / settings.rounds) / 60).toFixed(1)} min)…`,
+  );
   for (const scenario of scenarios) {
     for (const contender of started) await measure(group, running.get(contender.id)!, scenario, settings.warmup, settings.rate);
   }
@@ -89,14 +96,36 @@ async function main(group: ProcessGroup): Promise<void> {
         const result = await measure(group, running.get(contender.id)!, scenario, settings.duration, settings.rate);
         measurements.push({ round, scenario: scenario.id, contender: contender.id, ...result });
         const { load } = result;
-        console.log(
-          `round ${round} ${scenario.id.padEnd(12)} ${contender.id.padEnd(32)} ${Math.round(load.responses / load.duration)
-            .toString()
-            .padStart(6)} req/s  errors ${load.errors}  non-2xx ${load.non2xx}`,
-        );
+        const rps = Math.round(load.responses / load.duration).toString().padStart(6);
+        console.log(`round ${round} ${scenario.id.padEnd(12)} ${contender.id.padEnd(32)} ${rps} req/s  errors ${load.errors}  non-2xx ${load.non2xx}`);
       }
     }
   }
+  return measurements;
+}
+
+function saveReport(report: string, date: Date): void {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(path.join(RESULTS, `${stamp(date)}.md`), report);
+  writeFileSync(path.join(RESULTS, 'latest.md'), report);
+  console.log(`Saved to bench/results/${stamp(date)}.md and bench/results/latest.md`);
+}
+
+async function main(group: ProcessGroup): Promise<void> {
+  const settings = readSettings();
+  const scenarios = SCENARIOS.filter((s) => settings.scenarios?.has(s.id) ?? true);
+  const execArgv: Record<string, string[]> = {};
+  for (const id of settings.profile) {
+    execArgv[id] = ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', path.join(RESULTS, 'profiles')];
+  }
+
+  console.log('Building the package…');
+  buildPackage();
+  const upstreams = await startUpstreams(group);
+  const { list, notes } = contenders(group, { execArgv });
+  const { started, running } = await startContenders(chosen(list, settings), upstreams, notes);
+  const measurements = await measureRounds(group, settings, scenarios, started, running);
+  // Stopped before the report, so that profiled children write their profiles now.
   for (const contender of started) await running.get(contender.id)!.stop();
 
   const nginx = findNginx();
@@ -112,10 +141,7 @@ async function main(group: ProcessGroup): Promise<void> {
     notes,
   });
   console.log(`\n${report}`);
-  mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(path.join(RESULTS, `${stamp(date)}.md`), report);
-  writeFileSync(path.join(RESULTS, 'latest.md'), report);
-  console.log(`Saved to bench/results/${stamp(date)}.md and bench/results/latest.md`);
+  saveReport(report, date);
   console.log(`The child processes' output is in ${path.relative(ROOT, group.logFile)}.`);
 }
 
