@@ -28,14 +28,17 @@ function nodeBalancer(group: ProcessGroup, id: string, label: string, execArgv: 
 export interface ContenderOptions {
   /** Extra Node flags per contender id (`--cpu-prof` for a profile). */
   readonly execArgv: Readonly<Record<string, readonly string[]>>;
+  /** A second build of express-load-balance to measure next to this one. */
+  readonly candidate: string | undefined;
 }
 
 /** The contenders, and a note for each one that cannot run here. */
-export function contenders(group: ProcessGroup, { execArgv }: ContenderOptions): { list: Contender[]; notes: string[] } {
+export function contenders(group: ProcessGroup, { execArgv, candidate }: ContenderOptions): { list: Contender[]; notes: string[] } {
   const node = (id: string, label: string): Contender => nodeBalancer(group, id, label, execArgv[id] ?? []);
   const list = [
     direct,
     node('express-load-balance', 'express-load-balance (defaults)'),
+    ...(candidate === undefined ? [] : [node("express-load-balance-candidate", "express-load-balance, candidate build")]),
     node('http-proxy-middleware', 'http-proxy-middleware (defaults)'),
     node('http-proxy-middleware-keepalive', 'http-proxy-middleware + keep-alive agent'),
     node('express-http-proxy', 'express-http-proxy'),

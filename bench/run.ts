@@ -122,7 +122,7 @@ async function main(group: ProcessGroup): Promise<void> {
   console.log('Building the package…');
   buildPackage();
   const upstreams = await startUpstreams(group);
-  const { list, notes } = contenders(group, { execArgv });
+  const { list, notes } = contenders(group, { execArgv, candidate: settings.candidate });
   const { started, running } = await startContenders(chosen(list, settings), upstreams, notes);
   const measurements = await measureRounds(group, settings, scenarios, started, running);
   // Stopped before the report, so that profiled children write their profiles now.

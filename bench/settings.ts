@@ -17,6 +17,8 @@ export interface Settings {
    * saturated event loop gets.
    */
   readonly rate: number | undefined;
+  /** BENCH_CANDIDATE: a built index.js of express-load-balance, measured beside the current build. */
+  readonly candidate: string | undefined;
   /** Contender ids to run under `node --cpu-prof`, profiles written to bench/results/profiles. */
   readonly profile: ReadonlySet<string>;
 }
@@ -40,6 +42,7 @@ export function readSettings(): Settings {
     duration: positive('BENCH_DURATION', 5),
     rounds: Math.round(positive('BENCH_ROUNDS', 2)),
     warmup: positive('BENCH_WARMUP', 1),
+    candidate: process.env.BENCH_CANDIDATE || undefined,
     rate: process.env.BENCH_RATE ? positive('BENCH_RATE', 1) : undefined,
     only: list('BENCH_ONLY'),
     scenarios: list('BENCH_SCENARIOS'),

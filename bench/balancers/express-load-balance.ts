@@ -8,11 +8,22 @@ type Package = typeof import('../../src/index');
 
 const DIST = path.join(__dirname, '..', '..', 'dist', 'index.js');
 
-export const build: BuildBalancer = (targets) => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { loadBalance } = require(DIST) as Package;
-  const app = express();
-  app.use(express.json());
-  app.use(loadBalance({ targets }));
-  return app;
+function buildFrom(dist: string): BuildBalancer {
+  return (targets) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadBalance } = require(dist) as Package;
+    const app = express();
+    app.use(express.json());
+    app.use(loadBalance({ targets }));
+    return app;
+  };
+}
+
+export const build: BuildBalancer = buildFrom(DIST);
+
+/** Another build (BENCH_CANDIDATE, a built index.js), to measure a change against this one in the same run. */
+export const buildCandidate: BuildBalancer = (targets) => {
+  const candidate = process.env.BENCH_CANDIDATE;
+  if (candidate === undefined) throw new Error('BENCH_CANDIDATE is not set');
+  return buildFrom(path.resolve(candidate))(targets);
 };
