@@ -8,7 +8,6 @@ const ROOT = path.join(__dirname, '..');
 
 function packageVersion(name: string): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require(path.join(ROOT, 'node_modules', name, 'package.json')) as { version: string }).version;
   } catch {
     return 'not installed';

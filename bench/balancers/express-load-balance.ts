@@ -10,7 +10,6 @@ const DIST = path.join(__dirname, '..', '..', 'dist', 'index.js');
 
 function buildFrom(dist: string): BuildBalancer {
   return (targets) => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { loadBalance } = require(dist) as Package;
     const app = express();
     app.use(express.json());

@@ -1,6 +1,5 @@
 // The Node balancers by id. Each loads its module only when chosen, so a balancer
 // process holds its own library and nothing else (peak RSS compares like with like).
-/* eslint-disable @typescript-eslint/no-require-imports */
 import type { BuildBalancer } from './types';
 
 export const NODE_BALANCERS: Readonly<Record<string, () => BuildBalancer>> = {
