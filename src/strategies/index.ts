@@ -16,6 +16,9 @@ const BUILT_IN: Readonly<Record<StrategyName, StrategyFactory>> = {
   'peak-ewma': peakEwma,
 };
 
+/** The names of the built-in strategies, in table order. */
+export const STRATEGY_NAMES = Object.freeze(Object.keys(BUILT_IN) as StrategyName[]);
+
 /** Turns the `strategy` option into a factory, or throws a TypeError naming it. */
 export function strategyFactory(option: unknown): StrategyFactory {
   if (typeof option === 'string') {
