@@ -67,6 +67,30 @@ function withPoolBookkeeping(
   };
 }
 
+/** Whether an axios interceptor list holds any (ejected ones are left as null). */
+function hasActive(handlers: ReadonlyArray<unknown> | undefined): boolean {
+  if (handlers === undefined) return false;
+  for (let i = 0; i < handlers.length; i++) if (handlers[i] !== null) return true;
+  return false;
+}
+
+/**
+ * Whether axios defaults carry any header: at the top level, or in `common` or a
+ * per-method group. axios's own defaults carry none once Accept is removed (its
+ * `Content-Type: undefined` is no header), so any found was set by the user.
+ */
+function hasHeaders(headers: Record<string, unknown>): boolean {
+  for (const key in headers) {
+    const value = headers[key];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'object') return true;
+    for (const name in value as Record<string, unknown>) {
+      if ((value as Record<string, unknown>)[name] !== undefined) return true;
+    }
+  }
+  return false;
+}
+
 /**
  * The object behind a `loadBalance()` middleware: its pool, strategy, connection
  * pools and axios instance, all built once from the validated config.
@@ -227,6 +251,15 @@ export class Balancer implements ForwardContext {
     const open = candidates.filter((target) => target.inFlight < max);
     if (open.length === 0) return new SaturatedError(`every target already holds ${max} requests`, 1);
     return this.picker.pick(open, req) ?? new NoTargetError('no target available');
+  }
+
+  direct(): boolean {
+    const { interceptors, defaults } = this.axios;
+    return (
+      !hasActive(interceptors.request.handlers) &&
+      !hasActive(interceptors.response.handlers) &&
+      !hasHeaders(defaults.headers as unknown as Record<string, unknown>)
+    );
   }
 
   pickRetry(req: Request, tried: readonly TargetState[]): TargetState | undefined {

@@ -132,9 +132,6 @@ export function upstreamRequestHeaders(
 
   const clientHost = incoming.host;
   out.host = preserveHost && clientHost !== undefined ? clientHost : target.hostHeader;
-  // axios adds a form Content-Type to bodiless POST/PUT/PATCH; a false value stops it
-  // and is itself dropped before sending.
-  if (out['content-type'] === undefined) out['content-type'] = false;
   if (xForwarded === false) return out;
 
   // From here on the headers are the balancer's own, so naming them in Connection

@@ -84,11 +84,113 @@ function phaseOf(err: NodeJS.ErrnoException, request: http.ClientRequest, timedO
   return 'sent';
 }
 
+/** Where an attempt's outcome goes: the response head, or a failure with its phase. */
+export interface DispatchCallbacks {
+  onResponse(upstream: http.IncomingMessage): void;
+  onError(error: TransportError): void;
+}
+
 /**
- * The balancer's axios adapter: one `http.request` on the target's pooled agent, the
- * body piped in, the response handed back as a stream. Axios's default Node adapter
- * would re-parse the URL, add default headers, wrap redirects and decompression; a
- * proxy hop needs none of that, and axios's config and interceptors still apply.
+ * Sends one attempt: one `http.request` on the given agent, to the hop's target (host
+ * and port never come from a string), the body piped in, the timers for connecting and
+ * for the response head running. Calls exactly one of the callbacks, once.
+ */
+export function dispatch(
+  hop: Hop,
+  method: string,
+  headers: http.OutgoingHttpHeaders,
+  agent: http.Agent | undefined,
+  done: DispatchCallbacks,
+  config?: InternalAxiosRequestConfig,
+): void {
+  const { target } = hop;
+  const secure = target.protocol === 'https:';
+  const request = (secure ? https : http).request({
+    protocol: target.protocol,
+    host: target.hostname,
+    port: target.port,
+    method,
+    path: hop.path,
+    headers,
+    agent: hop.fresh ? false : agent,
+  });
+  hop.request = request;
+
+  let settled = false;
+  let timedOut: Timeouts;
+  const timer = setTimeout(() => {
+    timedOut = 'response';
+    request.destroy(new Error(`no response headers within ${hop.timeout} ms`));
+  }, hop.timeout);
+  let connectTimer: NodeJS.Timeout | undefined;
+  request.once('socket', (socket) => {
+    // A pooled socket is connected already; only a new one can hang in connect().
+    if (!socket.connecting) return;
+    connectTimer = setTimeout(() => {
+      timedOut = 'connect';
+      request.destroy(new Error(`no connection within ${hop.connectTimeout} ms`));
+    }, hop.connectTimeout);
+    socket.once('connect', () => clearTimeout(connectTimer));
+  });
+
+  const signal = config?.signal as AbortSignal | undefined;
+  const onAbort = (): void => void request.destroy(new Error('request aborted'));
+  if (signal !== undefined) {
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+  const settle = (): boolean => {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(timer);
+    clearTimeout(connectTimer);
+    signal?.removeEventListener?.('abort', onAbort);
+    return true;
+  };
+
+  request.on('response', (upstream: http.IncomingMessage) => {
+    if (settle()) done.onResponse(upstream);
+  });
+  // Node's client closes some requests with neither a response nor an error: a 101
+  // with Upgrade answering a request that asked for none is dropped that way. The
+  // attempt must still end, or the exchange would wait forever.
+  request.on('close', () => {
+    if (!settle()) return;
+    const error = new AxiosError(
+      'upstream closed the connection without a usable response',
+      AxiosError.ERR_BAD_RESPONSE,
+      config,
+      request,
+    ) as TransportError;
+    error.phase = hop.failure = 'sent';
+    done.onError(error);
+  });
+  request.on('error', (err: NodeJS.ErrnoException) => {
+    if (!settle()) return;
+    const phase = phaseOf(err, request, timedOut);
+    const code = timedOut !== undefined ? AxiosError.ETIMEDOUT : (err.code ?? AxiosError.ERR_NETWORK);
+    const error = AxiosError.from(err, code, config, request) as TransportError;
+    error.phase = hop.failure = phase;
+    done.onError(error);
+  });
+
+  const { body } = hop;
+  if (body === undefined) {
+    request.end();
+  } else if (Buffer.isBuffer(body)) {
+    request.end(body);
+  } else {
+    // While the body flows, the wait for response headers has not begun.
+    body.attach(request, () => timer.refresh());
+  }
+}
+
+/**
+ * The balancer's axios adapter: {@link dispatch} behind axios's `adapter` option, so a
+ * request that goes through axios (when `lb.axios` has interceptors or default headers)
+ * still takes host and port from the target. Axios's default Node adapter would
+ * re-parse the URL, add default headers, wrap redirects and decompression; a proxy hop
+ * needs none of that.
  */
 export function createTransport(): AxiosAdapter {
   return (config: InternalAxiosRequestConfig) =>
@@ -98,94 +200,25 @@ export function createTransport(): AxiosAdapter {
         reject(new AxiosError('express-load-balance: request has no target', AxiosError.ERR_BAD_OPTION, config));
         return;
       }
-      const { target } = hop;
-      const secure = target.protocol === 'https:';
-      const agent = hop.fresh ? false : secure ? config.httpsAgent : config.httpAgent;
-      const request = (secure ? https : http).request({
-        protocol: target.protocol,
-        host: target.hostname,
-        port: target.port,
-        method: (config.method ?? 'get').toUpperCase(),
-        path: hop.path,
-        headers: config.headers.toJSON() as http.OutgoingHttpHeaders,
-        agent,
-      });
-      hop.request = request;
-
-      let settled = false;
-      let timedOut: Timeouts;
-      const timer = setTimeout(() => {
-        timedOut = 'response';
-        request.destroy(new Error(`no response headers within ${hop.timeout} ms`));
-      }, hop.timeout);
-      let connectTimer: NodeJS.Timeout | undefined;
-      request.once('socket', (socket) => {
-        // A pooled socket is connected already; only a new one can hang in connect().
-        if (!socket.connecting) return;
-        connectTimer = setTimeout(() => {
-          timedOut = 'connect';
-          request.destroy(new Error(`no connection within ${hop.connectTimeout} ms`));
-        }, hop.connectTimeout);
-        socket.once('connect', () => clearTimeout(connectTimer));
-      });
-
-      const { signal } = config;
-      const onAbort = (): void => void request.destroy(new Error('request aborted'));
-      if (signal !== undefined) {
-        if (signal.aborted) onAbort();
-        else (signal as AbortSignal).addEventListener('abort', onAbort, { once: true });
-      }
-      const cleanup = (): void => {
-        settled = true;
-        clearTimeout(timer);
-        clearTimeout(connectTimer);
-        (signal as AbortSignal | undefined)?.removeEventListener?.('abort', onAbort);
-      };
-
-      request.on('response', (upstream: http.IncomingMessage) => {
-        cleanup();
-        resolve({
-          data: upstream,
-          status: upstream.statusCode ?? 0,
-          statusText: upstream.statusMessage ?? '',
-          headers: upstream.headers as AxiosResponse['headers'],
-          config,
-          request,
-        });
-      });
-      // Node's client closes some requests with neither a response nor an error: a 101
-      // with Upgrade answering a request that asked for none is dropped that way. The
-      // attempt must still end, or the exchange would wait forever.
-      request.on('close', () => {
-        if (settled) return;
-        cleanup();
-        const error = new AxiosError(
-          'upstream closed the connection without a usable response',
-          AxiosError.ERR_BAD_RESPONSE,
-          config,
-          request,
-        ) as TransportError;
-        error.phase = hop.failure = 'sent';
-        reject(error);
-      });
-      request.on('error', (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        cleanup();
-        const phase = phaseOf(err, request, timedOut);
-        const code = timedOut !== undefined ? AxiosError.ETIMEDOUT : (err.code ?? AxiosError.ERR_NETWORK);
-        const error = AxiosError.from(err, code, config, request) as TransportError;
-        error.phase = hop.failure = phase;
-        reject(error);
-      });
-
-      const { body } = hop;
-      if (body === undefined) {
-        request.end();
-      } else if (Buffer.isBuffer(body)) {
-        request.end(body);
-      } else {
-        // While the body flows, the wait for response headers has not begun.
-        body.attach(request, () => timer.refresh());
-      }
+      const agent = hop.target.protocol === 'https:' ? config.httpsAgent : config.httpAgent;
+      dispatch(
+        hop,
+        (config.method ?? 'get').toUpperCase(),
+        config.headers.toJSON() as http.OutgoingHttpHeaders,
+        agent as http.Agent | undefined,
+        {
+          onResponse: (upstream) =>
+            resolve({
+              data: upstream,
+              status: upstream.statusCode ?? 0,
+              statusText: upstream.statusMessage ?? '',
+              headers: upstream.headers as AxiosResponse['headers'],
+              config,
+              request: hop.request,
+            }),
+          onError: reject,
+        },
+        config,
+      );
     });
 }
