@@ -107,13 +107,15 @@ describe('the published package', () => {
     expect(tarballFiles.filter((file) => !/^(dist\/[^/]+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file))).toEqual([]);
   });
 
-  it('brings axios as a dependency and leaves express to the app', () => {
+  it('brings axios and http-proxy-middleware as dependencies and leaves express to the app', () => {
     const installed = JSON.parse(
       fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8'),
     ) as { dependencies: Record<string, string>; peerDependencies: Record<string, string> };
-    expect(Object.keys(installed.dependencies)).toEqual(['axios']);
+    expect(Object.keys(installed.dependencies)).toEqual(['axios', 'http-proxy-middleware']);
     expect(Object.keys(installed.peerDependencies)).toEqual(['express']);
     expect(fs.existsSync(path.join(app, 'node_modules', 'axios', 'package.json'))).toBe(true);
+    // lb.upgrade runs on it: the build must load it from the app, not carry a copy.
+    expect(fs.existsSync(path.join(app, 'node_modules', 'http-proxy-middleware', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'express-load-balance', 'node_modules', 'express'))).toBe(false);
   });
 

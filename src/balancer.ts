@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import axios, { type AxiosInstance } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
 import { requestBody } from './body';
@@ -16,6 +17,7 @@ import { RetryBudget } from './retry';
 import { StickySessions } from './sticky';
 import type { Strategy } from './strategies/types';
 import { createTransport } from './transport';
+import { UpgradeProxy, type UpgradeContext } from './upgrade';
 import { relativePath } from './upstream-path';
 
 /**
@@ -64,7 +66,7 @@ function withPoolBookkeeping(
  * The object behind a `loadBalance()` middleware: its pool, strategy, connection
  * pools and axios instance, all built once from the validated config.
  */
-export class Balancer implements ForwardContext {
+export class Balancer implements ForwardContext, UpgradeContext {
   readonly pool: Pool;
   /** What exchanges report to; {@link picker} wrapped with the pool's bookkeeping. */
   readonly strategy: Strategy<TargetState>;
@@ -84,10 +86,12 @@ export class Balancer implements ForwardContext {
   private readonly picker: Strategy<TargetState>;
   private readonly sticky: StickySessions | undefined;
   private readonly now: () => number;
-  private readonly xForwarded: XForwardedMode;
+  readonly xForwarded: XForwardedMode;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private closing: Promise<void> | undefined;
+  /** Built on the first WebSocket upgrade: apps without WebSockets never pay for it. */
+  private upgrades: UpgradeProxy | undefined;
 
   constructor(config: BalancerConfig) {
     this.now = () => performance.now();
@@ -173,7 +177,7 @@ export class Balancer implements ForwardContext {
    * full pick gives way to a target with room, and with none, the request is refused at
    * once (HAProxy's maxconn without its queue: a queue would only hide the overload).
    */
-  private choose(req: Request): TargetState | LoadBalanceError {
+  choose(req: Request): TargetState | LoadBalanceError {
     const max = this.maxInFlight;
     if (this.sticky !== undefined) {
       const id = this.sticky.read(req.headers.cookie);
@@ -187,6 +191,14 @@ export class Balancer implements ForwardContext {
     const open = candidates.filter((target) => target.inFlight < max);
     if (open.length === 0) return new SaturatedError(`every target already holds ${max} requests`, 1);
     return this.picker.pick(open, req) ?? new NoTargetError('no target available');
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    (this.upgrades ??= new UpgradeProxy(this)).handle(req, socket, head);
   }
 
   pickRetry(req: Request, tried: readonly TargetState[]): TargetState | undefined {
@@ -232,6 +244,7 @@ export class Balancer implements ForwardContext {
       this.outliers?.close();
       this.httpAgent.destroy();
       this.httpsAgent.destroy();
+      this.upgrades?.close();
     });
     return this.closing;
   }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import type { Target } from './pool';
 
@@ -35,6 +36,8 @@ export interface ErrorEvent {
   readonly error: Error;
   readonly target?: Target;
   readonly req?: Request;
+  /** The WebSocket upgrade request, when the failure was in `lb.upgrade` (there is no `req` then). */
+  readonly upgradeReq?: IncomingMessage;
 }
 
 /**

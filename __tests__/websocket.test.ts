@@ -1,0 +1,331 @@
+import { once } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
+import express from 'express';
+import type { Express } from 'express';
+import express4 from 'express4';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { ErrorEvent, LoadBalanceOptions, Target } from 'express-load-balance';
+import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
+
+/** What a WebSocket upstream saw of one upgrade request. */
+interface SeenUpgrade {
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+interface WsUpstream extends RunningServer {
+  name: string;
+  seen: SeenUpgrade[];
+  /** Status of its plain HTTP answers (`<status> from <name>`). */
+  status: number;
+}
+
+/**
+ * An upstream that echoes every WebSocket message as `<name>: <message>` and answers
+ * plain HTTP requests with `status`. Its close() ends its WebSocket connections too.
+ */
+async function startWsUpstream(name: string): Promise<WsUpstream> {
+  const state = { status: 200 };
+  const seen: SeenUpgrade[] = [];
+  const running = await listen((_req, res) => {
+    res.statusCode = state.status;
+    res.end(`${state.status} from ${name}`);
+  });
+  const wss = new WebSocketServer({ server: running.server });
+  wss.on('connection', (ws, req) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    ws.on('message', (data) => ws.send(`${name}: ${String(data)}`));
+  });
+  const closeServer = running.close;
+  const upstream = Object.assign(running, {
+    name,
+    seen,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      for (const socket of running.sockets) socket.destroy();
+      await closeServer();
+    },
+  });
+  return Object.defineProperty(upstream, 'status', {
+    get: () => state.status,
+    set: (value: number) => (state.status = value),
+  }) as WsUpstream;
+}
+
+/** A server that records whether anything at all reached it. */
+async function startCanary(): Promise<RunningServer & { hits: string[] }> {
+  const hits: string[] = [];
+  const running = await listen((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.end('canary');
+  });
+  running.server.on('upgrade', (req, socket) => {
+    hits.push(`upgrade ${req.url}`);
+    socket.destroy();
+  });
+  return Object.assign(running, { hits });
+}
+
+/** A WebSocket client connected through the balancer, resolved once open. */
+async function connect(url: string, headers?: Record<string, string>): Promise<WebSocket> {
+  const ws = new WebSocket(url, { headers });
+  clients.push(ws);
+  await once(ws, 'open');
+  return ws;
+}
+
+/** Sends `text` and resolves with the next message. */
+async function echo(ws: WebSocket, text: string): Promise<string> {
+  const reply = once(ws, 'message');
+  ws.send(text);
+  const [data] = (await reply) as [Buffer];
+  return data.toString();
+}
+
+/** The status of a refused upgrade, or the error when the connection failed some other way. */
+function refusal(url: string): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  const ws = new WebSocket(url);
+  clients.push(ws);
+  return new Promise((resolve, reject) => {
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => reject(new Error('the upgrade was accepted')));
+    ws.on('error', reject);
+  });
+}
+
+/**
+ * Sends an upgrade request with a raw request-target over TCP (ws and node:http would
+ * normalise `//host` and absolute-form) and resolves with the status line's code.
+ */
+function rawUpgrade(port: number, target: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('connect', () =>
+      socket.write(
+        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      ),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (text.includes('\r\n\r\n')) {
+        socket.destroy();
+        resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0));
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(0));
+  });
+}
+
+/** Resolves once the front server's connection for `ws` has closed on the balancer's side. */
+async function frontSideClosed(front: RunningServer, ws: WebSocket): Promise<void> {
+  const local = (ws as unknown as { _socket: net.Socket })._socket.localPort;
+  const socket = front.sockets.find((candidate) => candidate.remotePort === local);
+  if (socket !== undefined && !socket.closed) await once(socket, 'close');
+}
+
+let clients: WebSocket[] = [];
+let upstreams: WsUpstream[] = [];
+let others: Array<{ close(): Promise<void> }> = [];
+let balanced: Balanced | undefined;
+
+afterEach(async () => {
+  for (const ws of clients) ws.terminate();
+  await closeAll(balanced, ...upstreams, ...others);
+  clients = [];
+  upstreams = [];
+  others = [];
+  balanced = undefined;
+});
+
+async function startUpstreams(...names: string[]): Promise<WsUpstream[]> {
+  upstreams = await Promise.all(names.map((name) => startWsUpstream(name)));
+  return upstreams;
+}
+
+describe.each([
+  ['Express 5', () => express()],
+  ['Express 4', () => express4() as unknown as Express],
+])('lb.upgrade on %s', (_name, createApp) => {
+  /** The balancer mounted at /api, with lb.upgrade on the server's `upgrade` event. */
+  async function balance(options: LoadBalanceOptions): Promise<Balanced & { ws: string }> {
+    balanced = await startBalancer(options, { mount: '/api', app: createApp() });
+    balanced.front.server.on('upgrade', balanced.lb.upgrade);
+    return Object.assign(balanced, { ws: `ws://127.0.0.1:${balanced.front.port}` });
+  }
+
+  it('opens the very first WebSocket, with no HTTP request before it, and echoes both ways', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    const ws = await connect(`${lb.ws}/api/chat?room=1`);
+    expect(await echo(ws, 'hello')).toBe('one: hello');
+    expect(await echo(ws, 'again')).toBe('one: again');
+    expect(one!.seen.map((s) => s.url)).toEqual(['/api/chat?room=1']);
+  });
+
+  it('spreads connections round-robin over the targets', async () => {
+    const targets = await startUpstreams('1', '2', '3');
+    const lb = await balance({ targets: targets.map((u) => u.url), strategy: 'round-robin' });
+    const replies: string[] = [];
+    for (let i = 0; i < 6; i++) replies.push(await echo(await connect(`${lb.ws}/api/ws`), 'hi'));
+    expect(replies).toEqual(['1: hi', '2: hi', '3: hi', '1: hi', '2: hi', '3: hi']);
+  });
+
+  it('sends the target host, X-Forwarded-For and the handshake headers, under the target base path', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [`${one!.url}/v1`] });
+    await connect(`${lb.ws}/api/chat`, { 'x-forwarded-for': '6.6.6.6', 'x-custom': 'kept' });
+    const [seen] = one!.seen;
+    expect(seen!.url).toBe('/v1/api/chat');
+    expect(seen!.headers).toMatchObject({
+      host: `127.0.0.1:${one!.port}`,
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-custom': 'kept',
+    });
+    expect(seen!.headers['sec-websocket-key']).toEqual(expect.any(String));
+  });
+});
+
+describe('lb.upgrade', () => {
+  async function balance(options: LoadBalanceOptions): Promise<Balanced & { ws: string }> {
+    balanced = await startBalancer(options, { mount: '/api' });
+    balanced.front.server.on('upgrade', balanced.lb.upgrade);
+    return Object.assign(balanced, { ws: `ws://127.0.0.1:${balanced.front.port}` });
+  }
+
+  it('counts an open WebSocket in its target inFlight, and gives the slot back once it closes', async () => {
+    const [one, two] = await startUpstreams('one', 'two');
+    const lb = await balance({ targets: [one!.url, two!.url], strategy: 'least-connections' });
+    const first = await connect(`${lb.ws}/api/ws`);
+    expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([1, 0]);
+    // least-connections sees the open socket: the next connection goes to the other target.
+    const second = await connect(`${lb.ws}/api/ws`);
+    expect(await echo(second, 'x')).toBe('two: x');
+    expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([1, 1]);
+
+    first.close();
+    await frontSideClosed(lb.front, first);
+    expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([0, 1]);
+    // The upstream closing its side gives the slot back too, once.
+    for (const socket of two!.sockets) socket.destroy();
+    await once(second, 'close');
+    await frontSideClosed(lb.front, second);
+    expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([0, 0]);
+    expect(lb.lb.targets().map((t) => t.requests)).toEqual([1, 1]);
+  });
+
+  it('skips a target ejected by outlier detection after failed HTTP requests', async () => {
+    const [bad, good] = await startUpstreams('bad', 'good');
+    bad!.status = 500;
+    const firstUsable = (targets: readonly Target[]) => targets[0];
+    const lb = await balance({
+      targets: [bad!.url, good!.url],
+      strategy: firstUsable,
+      retries: 0,
+      outlierDetection: { consecutiveFailures: 2, baseEjectionTime: 60_000 },
+    });
+    expect(await echo(await connect(`${lb.ws}/api/ws`), 'before')).toBe('bad: before');
+    for (let i = 0; i < 2; i++) expect((await request(lb.url, { path: '/api/x' })).status).toBe(500);
+    expect(lb.lb.targets().map((t) => t.ejected)).toEqual([true, false]);
+    expect(await echo(await connect(`${lb.ws}/api/ws`), 'after')).toBe('good: after');
+    expect(await echo(await connect(`${lb.ws}/api/ws`), 'again')).toBe('good: again');
+  });
+
+  it('sends nothing to a removed target', async () => {
+    const [gone, kept] = await startUpstreams('gone', 'kept');
+    const lb = await balance({ targets: [gone!.url, kept!.url] });
+    await lb.lb.removeTarget(gone!.url);
+    for (let i = 0; i < 3; i++) expect(await echo(await connect(`${lb.ws}/api/ws`), 'hi')).toBe('kept: hi');
+    expect(gone!.seen).toEqual([]);
+  });
+
+  it('answers 502 at once when the target refuses the connection, and reports it', async () => {
+    const closed = await listen(() => undefined);
+    await closed.close();
+    const lb = await balance({ targets: [closed.url] });
+    const errors: ErrorEvent[] = [];
+    lb.lb.on('error', (event) => errors.push(event));
+    expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(502);
+    expect(errors.map((e) => [(e.error as { code?: string }).code, e.target?.url, e.upgradeReq?.url])).toEqual([
+      ['ELB_BAD_GATEWAY', closed.url, '/api/ws'],
+    ]);
+    expect(lb.lb.targets()[0]).toMatchObject({ inFlight: 0, requests: 1, failures: 1 });
+  });
+
+  it('relays a target that answers the upgrade with an HTTP error', async () => {
+    const plain = await listen((_req, res) => {
+      res.statusCode = 404;
+      res.end('no sockets here');
+    });
+    others.push(plain);
+    const lb = await balance({ targets: [plain.url] });
+    expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(404);
+  });
+
+  it('answers 503 to upgrades once the balancer is closed', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    await lb.lb.close();
+    expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(503);
+    expect(one!.seen).toEqual([]);
+  });
+
+  it('ends open WebSockets when the balancer closes', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    const ws = await connect(`${lb.ws}/api/ws`);
+    const closed = once(ws, 'close');
+    await lb.lb.close();
+    await closed;
+    expect(lb.lb.targets()[0]!.inFlight).toBe(0);
+  });
+
+  it('keeps a sticky client on its target', async () => {
+    const targets = await startUpstreams('1', '2', '3');
+    const lb = await balance({ targets: targets.map((u) => u.url), sticky: { cookie: 'lb' } });
+    const cookie = (await request(lb.url, { path: '/api/x' })).headers['set-cookie']![0]!.split(';')[0]!;
+    const replies: string[] = [];
+    for (let i = 0; i < 4; i++) replies.push(await echo(await connect(`${lb.ws}/api/ws`, { cookie }), 'hi'));
+    expect(replies).toEqual(['1: hi', '1: hi', '1: hi', '1: hi']);
+  });
+
+  it.each([
+    ['absolute-form', (canary: number) => `http://127.0.0.1:${canary}/x`, '/x'],
+    ['a "//host" path', (canary: number) => `//127.0.0.1:${canary}/x`, `/127.0.0.1:{canary}/x`],
+    ['a "/\\host" path', (canary: number) => `/\\127.0.0.1:${canary}/x`, `/127.0.0.1:{canary}/x`],
+  ])('never lets %s pick the host', async (_kind, target, expected) => {
+    const canary = await startCanary();
+    others.push(canary);
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    expect(await rawUpgrade(lb.front.port, target(canary.port))).toBe(101);
+    expect(canary.hits).toEqual([]);
+    expect(one!.seen.map((s) => s.url)).toEqual([expected.replace('{canary}', String(canary.port))]);
+  });
+
+  it('forwards the path as HTTP requests are: dot-segments resolved, nothing else changed', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    expect(await rawUpgrade(lb.front.port, '/api/a/%2e%2e/b//c?q=1')).toBe(101);
+    expect(one!.seen.map((s) => s.url)).toEqual(['/api/b//c?q=1']);
+  });
+
+  it('refuses a path that climbs above its root with 400', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    expect(await rawUpgrade(lb.front.port, '/a/../../etc')).toBe(400);
+    expect(one!.seen).toEqual([]);
+  });
+});
