@@ -301,6 +301,14 @@ describe('lb.upgrade', () => {
     expect(replies).toEqual(['1: hi', '1: hi', '1: hi', '1: hi']);
   });
 
+  it('hashes an upgrade by its client address under consistent-hash', async () => {
+    const targets = await startUpstreams('1', '2', '3');
+    const lb = await balance({ targets: targets.map((u) => u.url), strategy: 'consistent-hash' });
+    const replies = new Set<string>();
+    for (let i = 0; i < 4; i++) replies.add(await echo(await connect(`${lb.ws}/api/ws`), 'hi'));
+    expect(replies.size).toBe(1);
+  });
+
   it.each([
     ['absolute-form', (canary: number) => `http://127.0.0.1:${canary}/x`, '/x'],
     ['a "//host" path', (canary: number) => `//127.0.0.1:${canary}/x`, `/127.0.0.1:{canary}/x`],
