@@ -68,6 +68,30 @@ async function startCanary(): Promise<RunningServer & { hits: string[] }> {
   return Object.assign(running, { hits });
 }
 
+/** A TCP server that accepts connections and never answers: an upstream stuck before its 101. */
+async function startSilent(): Promise<net.Server & { url: string; accepted: net.Socket[]; close(): Promise<void> }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    // Reads (and drops) the request, so it sees the balancer hang up.
+    socket.resume();
+    accepted.push(socket);
+    server.emit('accepted', socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const stopListening = server.close.bind(server);
+  return Object.assign(server, {
+    url: `http://127.0.0.1:${port}`,
+    accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of accepted) socket.destroy();
+        stopListening(() => resolve());
+      }),
+  });
+}
+
 /** A WebSocket client connected through the balancer, resolved once open. */
 async function connect(url: string, headers?: Record<string, string>): Promise<WebSocket> {
   const ws = new WebSocket(url, { headers });
@@ -125,11 +149,17 @@ function rawUpgrade(port: number, target: string): Promise<number> {
   });
 }
 
-/** Resolves once the front server's connection for `ws` has closed on the balancer's side. */
-async function frontSideClosed(front: RunningServer, ws: WebSocket): Promise<void> {
+/** The front server's end of the connection `ws` is on (look it up while `ws` is open). */
+function frontSocketOf(front: RunningServer, ws: WebSocket): net.Socket {
   const local = (ws as unknown as { _socket: net.Socket })._socket.localPort;
   const socket = front.sockets.find((candidate) => candidate.remotePort === local);
-  if (socket !== undefined && !socket.closed) await once(socket, 'close');
+  if (socket === undefined) throw new Error(`no front connection from port ${local}`);
+  return socket;
+}
+
+/** Resolves once `socket` has closed. */
+async function closed(socket: net.Socket): Promise<void> {
+  if (!socket.closed) await once(socket, 'close');
 }
 
 let clients: WebSocket[] = [];
@@ -215,13 +245,14 @@ describe('lb.upgrade', () => {
     expect(await echo(second, 'x')).toBe('two: x');
     expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([1, 1]);
 
+    const firstFront = frontSocketOf(lb.front, first);
     first.close();
-    await frontSideClosed(lb.front, first);
+    await closed(firstFront);
     expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([0, 1]);
     // The upstream closing its side gives the slot back too, once.
+    const secondFront = frontSocketOf(lb.front, second);
     for (const socket of two!.sockets) socket.destroy();
-    await once(second, 'close');
-    await frontSideClosed(lb.front, second);
+    await closed(secondFront);
     expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([0, 0]);
     expect(lb.lb.targets().map((t) => t.requests)).toEqual([1, 1]);
   });
@@ -264,7 +295,7 @@ describe('lb.upgrade', () => {
     expect(lb.lb.targets()[0]).toMatchObject({ inFlight: 0, requests: 1, failures: 1 });
   });
 
-  it('relays a target that answers the upgrade with an HTTP error', async () => {
+  it('relays a target that answers the upgrade with an HTTP error, and gives the slot back', async () => {
     const plain = await listen((_req, res) => {
       res.statusCode = 404;
       res.end('no sockets here');
@@ -272,6 +303,55 @@ describe('lb.upgrade', () => {
     others.push(plain);
     const lb = await balance({ targets: [plain.url] });
     expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(404);
+    await closed(lb.front.sockets[0]!);
+    expect(lb.lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 0 });
+  });
+
+  it('answers 504 when the target does not switch protocols within timeout', async () => {
+    const silent = await startSilent();
+    others.push(silent);
+    const lb = await balance({ targets: [silent.url], timeout: 150 });
+    const errors: ErrorEvent[] = [];
+    lb.lb.on('error', (event) => errors.push(event));
+    expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(504);
+    expect(errors.map((e) => (e.error as { code?: string }).code)).toEqual(['ELB_GATEWAY_TIMEOUT']);
+    await closed(silent.accepted[0]!);
+    expect(lb.lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 1 });
+  });
+
+  it('hangs up on the target when the client leaves before the handshake ends', async () => {
+    const silent = await startSilent();
+    others.push(silent);
+    const lb = await balance({ targets: [silent.url] });
+    const ws = new WebSocket(`${lb.ws}/api/ws`);
+    clients.push(ws);
+    ws.on('error', () => undefined);
+    const [upstreamSide] = (await once(silent, 'accepted')) as [net.Socket];
+    expect(lb.lb.targets()[0]!.inFlight).toBe(1);
+    ws.terminate();
+    await once(upstreamSide, 'close');
+    expect(lb.lb.targets()[0]).toMatchObject({ inFlight: 0, failures: 0 });
+  });
+
+  it('gives the slot back when the client resets an open WebSocket', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    const ws = await connect(`${lb.ws}/api/ws`);
+    expect(await echo(ws, 'hi')).toBe('one: hi');
+    const front = frontSocketOf(lb.front, ws);
+    ws.terminate();
+    await closed(front);
+    expect(lb.lb.targets()[0]!.inFlight).toBe(0);
+  });
+
+  it('refuses an upgrade with 503 and Retry-After when every target is full', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url], maxInFlightPerTarget: 1 });
+    await connect(`${lb.ws}/api/ws`);
+    const refused = await refusal(`${lb.ws}/api/ws`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(one!.seen).toHaveLength(1);
   });
 
   it('answers 503 to upgrades once the balancer is closed', async () => {
@@ -328,6 +408,35 @@ describe('lb.upgrade', () => {
     const lb = await balance({ targets: [one!.url] });
     expect(await rawUpgrade(lb.front.port, '/api/a/%2e%2e/b//c?q=1')).toBe(101);
     expect(one!.seen.map((s) => s.url)).toEqual(['/api/b//c?q=1']);
+  });
+
+  it('passes on a frame the client sent together with its handshake', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    // A masked text frame (RFC 6455 §5.2), written in the same packet as the request.
+    const payload = Buffer.from('early');
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ mask[i % 4]!)]);
+    const socket = net.connect(lb.front.port, '127.0.0.1');
+    others.push({ close: async () => void socket.destroy() });
+    await once(socket, 'connect');
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        ),
+        frame,
+      ]),
+    );
+    let received = Buffer.alloc(0);
+    const reply = Buffer.from([0x81, 'one: early'.length, ...Buffer.from('one: early')]);
+    for (let i = 0; i < 20 && !received.includes(reply); i++) {
+      const [chunk] = (await once(socket, 'data')) as [Buffer];
+      received = Buffer.concat([received, chunk]);
+    }
+    expect(received.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
+    expect(received.includes(reply)).toBe(true);
   });
 
   it('refuses a path that climbs above its root with 400', async () => {

@@ -29,6 +29,13 @@ export interface UpgradeContext {
 /** Every upgrade we are handed is ours to forward: users filter by path before calling. */
 const EVERY_PATH = (): boolean => true;
 
+/**
+ * Bytes a client may send before the upstream answers its handshake. RFC 6455 §4.1 has
+ * it wait for the answer, so this is only slack for a pipelining client; past it, the
+ * connection is dropped rather than buffered without bound.
+ */
+const MAX_EARLY_BYTES = 64 * 1024;
+
 /** Marks the handshake timeout so the client is told 504, not 502. */
 class HandshakeTimeout extends Error {}
 
@@ -73,6 +80,9 @@ class Tunnel {
   private handshakeMs = 0;
   private status: number | undefined;
   private ok = true;
+  /** What the client sent before the answer, for the upstream once it switches. */
+  private early: Buffer[] | undefined = [];
+  private earlyBytes = 0;
 
   constructor(
     private readonly owner: UpgradeProxy,
@@ -84,9 +94,42 @@ class Tunnel {
     readonly headers: UpstreamHeaders,
   ) {}
 
+  /**
+   * Reads the client socket until the upstream answers. Node leaves an upgraded socket
+   * unread, and a socket nobody reads never reports that its peer left: the target's
+   * slot would then wait for the handshake timeout.
+   */
+  watchClient(): void {
+    this.socket.on('data', this.onEarlyData);
+    this.socket.once('end', this.onEarlyEnd);
+  }
+
+  private readonly onEarlyData = (chunk: Buffer): void => {
+    const { early } = this;
+    if (early === undefined) return;
+    this.earlyBytes += chunk.length;
+    if (this.earlyBytes > MAX_EARLY_BYTES) this.destroy();
+    else early.push(chunk);
+  };
+
+  private readonly onEarlyEnd = (): void => {
+    if (!this.answered) this.destroy();
+  };
+
+  /** The upstream switched: what the client sent so far goes back for http-proxy's pipe. */
+  switched(): void {
+    this.socket.off('data', this.onEarlyData);
+    this.socket.off('end', this.onEarlyEnd);
+    this.socket.pause();
+    const early = this.early;
+    this.early = undefined;
+    if (early !== undefined && early.length > 0) this.socket.unshift(Buffer.concat(early));
+  }
+
   /** The upstream answered the handshake (`status` 101 when it switched protocols). */
   answer(status: number): void {
     if (this.answered) return;
+    this.early = undefined;
     this.answered = true;
     this.handshakeMs = performance.now() - this.startedAt;
     this.status = status;
@@ -210,6 +253,7 @@ export class UpgradeProxy {
     this.tunnels.set(req, tunnel);
     this.open.add(tunnel);
     socket.once('close', () => this.clientClosed(tunnel));
+    tunnel.watchClient();
     // http-proxy builds its path from req.url: give it the safe one (the exact path is
     // set on the outgoing request below, as http-proxy also squeezes "//" inside it).
     req.url = relative;
@@ -269,6 +313,7 @@ export class UpgradeProxy {
       proxyReq.once('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Socket) => {
         tunnel.upgraded = true;
         tunnel.upstreamSocket = upstreamSocket;
+        tunnel.switched();
         tunnel.answer(101);
         upstreamSocket.once('close', () => {
           closeAfterFlush(tunnel.socket);
