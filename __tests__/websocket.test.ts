@@ -127,13 +127,13 @@ function refusal(url: string): Promise<{ status: number; headers: IncomingHttpHe
  * Sends an upgrade request with a raw request-target over TCP (ws and node:http would
  * normalise `//host` and absolute-form) and resolves with the status line's code.
  */
-function rawUpgrade(port: number, target: string): Promise<number> {
+function rawUpgrade(port: number, target: string, { method = 'GET', protocol = 'websocket' } = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
     socket.on('connect', () =>
       socket.write(
-        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: ${protocol}\r\nConnection: Upgrade\r\n` +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
       ),
     );
@@ -437,6 +437,17 @@ describe('lb.upgrade', () => {
     }
     expect(received.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /);
     expect(received.includes(reply)).toBe(true);
+  });
+
+  it.each([
+    ['another protocol', { protocol: 'h2c' }],
+    ['a POST', { method: 'POST' }],
+  ])('answers 400 to an upgrade to %s, rather than dropping it', async (_kind, request) => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    expect(await rawUpgrade(lb.front.port, '/api/ws', request)).toBe(400);
+    expect(one!.seen).toEqual([]);
+    expect(lb.lb.targets()[0]!.requests).toBe(0);
   });
 
   it('refuses a path that climbs above its root with 400', async () => {

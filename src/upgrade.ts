@@ -26,6 +26,9 @@ export interface UpgradeContext {
   choose(req: Request): TargetState | LoadBalanceError;
 }
 
+/** RFC 6455 §4.1: the Upgrade header names the "websocket" protocol, in any case. */
+const WEBSOCKET = /^\s*websocket\s*$/i;
+
 /** Every upgrade we are handed is ours to forward: users filter by path before calling. */
 const EVERY_PATH = (): boolean => true;
 
@@ -218,6 +221,11 @@ export class UpgradeProxy {
     socket.on('error', () => this.tunnels.get(req)?.destroy());
     if (this.ctx.closed) {
       this.reject(req, socket, new NoTargetError('express-load-balance: the balancer is closed'));
+      return;
+    }
+    if (req.method !== 'GET' || !WEBSOCKET.test(req.headers.upgrade ?? '')) {
+      // http-proxy would drop such a socket without a word (h2c, say, or a POST).
+      this.reject(req, socket, new BadRequestError('only WebSocket upgrades (GET, Upgrade: websocket) are forwarded'));
       return;
     }
     const relative = relativePath(req.url ?? '/');
