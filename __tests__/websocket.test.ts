@@ -372,6 +372,17 @@ describe('lb.upgrade', () => {
     expect(lb.lb.targets()[0]!.inFlight).toBe(0);
   });
 
+  it('answers 503 and reports it when a custom strategy throws on an upgrade', async () => {
+    const [one] = await startUpstreams('one');
+    const byHeader = (targets: readonly Target[], req: express.Request) => targets[Number(req.get('x-n'))];
+    const lb = await balance({ targets: [one!.url], strategy: byHeader });
+    const errors: ErrorEvent[] = [];
+    lb.lb.on('error', (event) => errors.push(event));
+    expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(503);
+    expect(errors.map((e) => (e.error as { code?: string }).code)).toEqual(['ELB_NO_TARGET']);
+    expect(lb.lb.targets()[0]!.inFlight).toBe(0);
+  });
+
   it('keeps a sticky client on its target', async () => {
     const targets = await startUpstreams('1', '2', '3');
     const lb = await balance({ targets: targets.map((u) => u.url), sticky: { cookie: 'lb' } });

@@ -75,7 +75,6 @@ function closeAfterFlush(socket: Duplex): void {
 class Tunnel {
   /** The upstream answered (101 or otherwise) or failed: outcome recorded. */
   answered = false;
-  upgraded = false;
   released = false;
   proxyReq: ClientRequest | undefined;
   upstreamSocket: Socket | undefined;
@@ -233,8 +232,9 @@ export class UpgradeProxy {
       this.reject(req, socket, new BadRequestError('upgrade request path climbs above its root'));
       return;
     }
-    // Strategies, hashKey and the sticky lookup read headers only: a plain upgrade
-    // request serves them as well as Express's request does.
+    // The built-in strategies, the sticky lookup and the header builder read only headers
+    // and the socket, which Node's request has; a custom strategy or hashKey is told in
+    // lb.upgrade's docs that it gets no Express additions, and one that throws is caught.
     const expressLike = req as Request;
     let target: TargetState | LoadBalanceError;
     try {
@@ -319,7 +319,6 @@ export class UpgradeProxy {
       proxyReq.setTimeout(this.ctx.timeout, () => proxyReq.destroy(new HandshakeTimeout()));
       // Registered before http-proxy's own listeners, so these run first.
       proxyReq.once('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Socket) => {
-        tunnel.upgraded = true;
         tunnel.upstreamSocket = upstreamSocket;
         tunnel.switched();
         tunnel.answer(101);
