@@ -1,15 +1,16 @@
-import { type ClientRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Request } from 'express';
 import { createProxyMiddleware, type Options, type Plugin, type RequestHandler } from 'http-proxy-middleware';
-import { BadGatewayError, BadRequestError, GatewayTimeoutError, LoadBalanceError, NoTargetError, SaturatedError } from './errors';
+import { BadRequestError, LoadBalanceError, NoTargetError } from './errors';
 import type { Events } from './events';
 import type { OutlierDetection } from './health/passive';
-import { upstreamRequestHeaders, type UpstreamHeaders } from './headers';
+import { upstreamRequestHeaders } from './headers';
 import type { XForwardedMode } from './options';
 import type { TargetState } from './pool';
 import type { Strategy } from './strategies/types';
+import { closeAfterFlush, HandshakeTimeout, refuse, Tunnel, type TunnelOwner } from './upgrade-tunnel';
 import { joinBasePath, relativePath } from './upstream-path';
 
 /** What the WebSocket proxy needs from its balancer. */
@@ -33,160 +34,6 @@ const WEBSOCKET = /^\s*websocket\s*$/i;
 const EVERY_PATH = (): boolean => true;
 
 /**
- * Bytes a client may send before the upstream answers its handshake. RFC 6455 §4.1 has
- * it wait for the answer, so this is only slack for a pipelining client; past it, the
- * connection is dropped rather than buffered without bound.
- */
-const MAX_EARLY_BYTES = 64 * 1024;
-
-/** Marks the handshake timeout so the client is told 504, not 502. */
-class HandshakeTimeout extends Error {}
-
-/**
- * Answers an upgrade we will not forward and closes the connection once the answer is
- * flushed: an upgrade has no response object, and a half-closed socket left to the
- * client would hold the connection open for as long as the client likes.
- */
-function refuse(socket: Duplex, error: LoadBalanceError): void {
-  if (socket.destroyed) return;
-  const retryAfter = error instanceof SaturatedError ? `Retry-After: ${error.headers['Retry-After']}\r\n` : '';
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n${retryAfter}\r\n`,
-  );
-}
-
-/** Ends a socket, then destroys it once what was written is flushed. */
-function closeAfterFlush(socket: Duplex): void {
-  if (socket.destroyed) return;
-  if (socket.writableFinished) {
-    socket.destroy();
-    return;
-  }
-  socket.once('finish', () => socket.destroy());
-  socket.end();
-}
-
-/**
- * One upgrade request on its way to a target, then the connection between them. Holds
- * one in-flight slot on the target from the moment it is chosen until either side
- * closes, so least-connections sees long-lived sockets; the slot is given back once.
- */
-class Tunnel {
-  /** The upstream answered (101 or otherwise) or failed: outcome recorded. */
-  answered = false;
-  released = false;
-  proxyReq: ClientRequest | undefined;
-  upstreamSocket: Socket | undefined;
-  private readonly startedAt = performance.now();
-  private handshakeMs = 0;
-  private status: number | undefined;
-  private ok = true;
-  /** What the client sent before the answer, for the upstream once it switches. */
-  private early: Buffer[] | undefined = [];
-  private earlyBytes = 0;
-
-  constructor(
-    private readonly owner: UpgradeProxy,
-    readonly req: IncomingMessage,
-    readonly socket: Duplex,
-    readonly target: TargetState,
-    /** Path and query sent upstream, base path included. */
-    readonly path: string,
-    readonly headers: UpstreamHeaders,
-  ) {}
-
-  /**
-   * Reads the client socket until the upstream answers. Node leaves an upgraded socket
-   * unread, and a socket nobody reads never reports that its peer left: the target's
-   * slot would then wait for the handshake timeout.
-   */
-  watchClient(): void {
-    this.socket.on('data', this.onEarlyData);
-    this.socket.once('end', this.onEarlyEnd);
-  }
-
-  private readonly onEarlyData = (chunk: Buffer): void => {
-    const { early } = this;
-    if (early === undefined) return;
-    this.earlyBytes += chunk.length;
-    if (this.earlyBytes > MAX_EARLY_BYTES) this.destroy();
-    else early.push(chunk);
-  };
-
-  private readonly onEarlyEnd = (): void => {
-    if (!this.answered) this.destroy();
-  };
-
-  /** The upstream switched: what the client sent so far goes back for http-proxy's pipe. */
-  switched(): void {
-    this.socket.off('data', this.onEarlyData);
-    this.socket.off('end', this.onEarlyEnd);
-    this.socket.pause();
-    const early = this.early;
-    this.early = undefined;
-    if (early !== undefined && early.length > 0) this.socket.unshift(Buffer.concat(early));
-  }
-
-  /** The upstream answered the handshake (`status` 101 when it switched protocols). */
-  answer(status: number): void {
-    if (this.answered) return;
-    this.early = undefined;
-    this.answered = true;
-    this.handshakeMs = performance.now() - this.startedAt;
-    this.status = status;
-    this.owner.ctx.outliers?.record(this.target, status >= 500);
-  }
-
-  /** The handshake failed before any answer: the client is told 502 (504 on timeout). */
-  fail(cause: unknown): void {
-    if (this.released || this.answered) {
-      // After the handshake a failing socket just ends the session.
-      this.destroy();
-      return;
-    }
-    this.answered = true;
-    this.ok = false;
-    this.handshakeMs = performance.now() - this.startedAt;
-    const { target } = this;
-    target.failures++;
-    this.owner.ctx.outliers?.record(target, true);
-    const error =
-      cause instanceof HandshakeTimeout
-        ? new GatewayTimeoutError(`${target.url} did not accept the WebSocket within ${this.owner.ctx.timeout} ms`, target.url, { cause })
-        : new BadGatewayError(`${target.url} failed the WebSocket upgrade: ${cause instanceof Error ? cause.message : String(cause)}`, target.url, {
-            cause,
-          });
-    this.owner.reportError(error, this.req, target);
-    refuse(this.socket, error);
-    this.release();
-  }
-
-  /** Closes both sides now. */
-  destroy(): void {
-    this.proxyReq?.destroy();
-    this.upstreamSocket?.destroy();
-    this.socket.destroy();
-    this.release();
-  }
-
-  /**
-   * Gives the target's slot back and tells the strategy, once. The duration reported is
-   * the handshake's: a session's length says nothing about how fast the target is, and
-   * peak-EWMA would take a long chat for a slow upstream.
-   */
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.owner.forget(this);
-    const { target } = this;
-    target.inFlight--;
-    if (!this.answered) this.handshakeMs = performance.now() - this.startedAt;
-    this.owner.ctx.strategy.onEnd?.(target, { ok: this.ok, status: this.status, durationMs: this.handshakeMs });
-  }
-}
-
-/**
  * `lb.upgrade`: balances WebSocket upgrade requests over the balancer's targets with
  * http-proxy-middleware's WebSocket proxy. We call its `upgrade` handler ourselves, so it
  * works from the very first upgrade; used as middleware it would subscribe to the
@@ -196,7 +43,7 @@ class Tunnel {
  * answer on the socket; the proxy's `router` asks for that choice. The upstream host and
  * port come from the target only, and the path from {@link relativePath}, as for HTTP.
  */
-export class UpgradeProxy {
+export class UpgradeProxy implements TunnelOwner {
   private readonly proxy: RequestHandler;
   private readonly tunnels = new WeakMap<IncomingMessage, Tunnel>();
   /** Tunnels holding a slot, so `close()` can end them. */
@@ -318,7 +165,7 @@ export class UpgradeProxy {
       proxyReq.path = tunnel.path;
       proxyReq.setTimeout(this.ctx.timeout, () => proxyReq.destroy(new HandshakeTimeout()));
       // Registered before http-proxy's own listeners, so these run first.
-      proxyReq.once('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Socket) => {
+      proxyReq.once('upgrade', (_res: IncomingMessage, upstreamSocket: Socket) => {
         tunnel.upstreamSocket = upstreamSocket;
         tunnel.switched();
         tunnel.answer(101);
