@@ -115,7 +115,7 @@ describe('the published package', () => {
     expect(tarballFiles.filter((file) => !/^(dist\/[^/]+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file))).toEqual([]);
   });
 
-  it('brings axios and debug as dependencies and leaves express, and optionally prom-client, to the app', () => {
+  it('brings axios, debug and http-proxy-middleware as dependencies and leaves express, and optionally prom-client, to the app', () => {
     const installed = JSON.parse(
       fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8'),
     ) as {
@@ -123,11 +123,13 @@ describe('the published package', () => {
       peerDependencies: Record<string, string>;
       peerDependenciesMeta: Record<string, { optional?: boolean }>;
     };
-    expect(Object.keys(installed.dependencies)).toEqual(['axios', 'debug']);
+    expect(Object.keys(installed.dependencies)).toEqual(['axios', 'debug', 'http-proxy-middleware']);
     expect(Object.keys(installed.peerDependencies)).toEqual(['express', 'prom-client']);
     expect(installed.peerDependenciesMeta).toEqual({ 'prom-client': { optional: true } });
     expect(fs.existsSync(path.join(app, 'node_modules', 'axios', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'debug', 'package.json'))).toBe(true);
+    // lb.upgrade runs on it: the build must load it from the app, not carry a copy.
+    expect(fs.existsSync(path.join(app, 'node_modules', 'http-proxy-middleware', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'express-load-balance', 'node_modules', 'express'))).toBe(false);
     // An optional peer is not installed for the app: the main entry must do without it.
     expect(fs.existsSync(path.join(app, 'node_modules', 'prom-client'))).toBe(false);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import type { AxiosInstance } from 'axios';
 import { createAxios } from './axios-options';
 import type { NextFunction, Request, Response } from 'express';
@@ -21,6 +22,7 @@ import { balancerStats, type BalancerStats } from './stats';
 import { StickySessions } from './sticky';
 import type { Strategy } from './strategies/types';
 import { createTransport } from './transport';
+import { UpgradeProxy, type UpgradeContext } from './upgrade';
 import { relativePath } from './upstream-path';
 
 /**
@@ -95,7 +97,7 @@ function hasHeaders(headers: Record<string, unknown>): boolean {
  * The object behind a `loadBalance()` middleware: its pool, strategy, connection
  * pools and axios instance, all built once from the validated config.
  */
-export class Balancer implements ForwardContext {
+export class Balancer implements ForwardContext, UpgradeContext {
   readonly pool: Pool;
   /** What exchanges report to; {@link picker} wrapped with the pool's bookkeeping. */
   readonly strategy: Strategy<TargetState>;
@@ -116,12 +118,14 @@ export class Balancer implements ForwardContext {
   private readonly picker: Strategy<TargetState>;
   private readonly sticky: StickySessions | undefined;
   private readonly now: () => number;
-  private readonly xForwarded: XForwardedMode;
+  readonly xForwarded: XForwardedMode;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly ownAgents: readonly http.Agent[];
   private readonly pathRewrite: PathRewriteFunction | undefined;
   private closing: Promise<void> | undefined;
+  /** Built on the first WebSocket upgrade: apps without WebSockets never pay for it. */
+  private upgrades: UpgradeProxy | undefined;
 
   constructor(config: BalancerConfig) {
     this.now = () => performance.now();
@@ -237,7 +241,7 @@ export class Balancer implements ForwardContext {
    * full pick gives way to a target with room, and with none, the request is refused at
    * once (HAProxy's maxconn without its queue: a queue would only hide the overload).
    */
-  private choose(req: Request): TargetState | LoadBalanceError {
+  choose(req: Request): TargetState | LoadBalanceError {
     const max = this.maxInFlight;
     if (this.sticky !== undefined) {
       const id = this.sticky.read(req.headers.cookie);
@@ -260,6 +264,14 @@ export class Balancer implements ForwardContext {
       !hasActive(interceptors.response.handlers) &&
       !hasHeaders(defaults.headers as unknown as Record<string, unknown>)
     );
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    (this.upgrades ??= new UpgradeProxy(this)).handle(req, socket, head);
   }
 
   pickRetry(req: Request, tried: readonly TargetState[]): TargetState | undefined {
@@ -314,6 +326,7 @@ export class Balancer implements ForwardContext {
       this.health?.close();
       this.outliers?.close();
       for (const agent of this.ownAgents) agent.destroy();
+      this.upgrades?.close();
     });
     return this.closing;
   }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import type { Target } from './pool';
 
@@ -69,6 +70,8 @@ export interface ErrorEvent {
   readonly target?: Target;
   /** The client's request, when the failure belongs to one. */
   readonly req?: Request;
+  /** The WebSocket upgrade request, when the failure was in `lb.upgrade` (there is no `req` then). */
+  readonly upgradeReq?: IncomingMessage;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AxiosInstance } from 'axios';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Balancer } from './balancer';
@@ -15,7 +17,10 @@ import type { Strategy, StrategyFunction, StrategyName } from './strategies/type
  */
 export interface LoadBalanceMiddleware extends RequestHandler {
   (req: Request, res: Response, next: NextFunction): void;
-  /** Frees pooled sockets and stops DNS lookups. Idempotent; later requests get a 503 `ELB_NO_TARGET`. */
+  /**
+   * Frees pooled sockets, stops probes and DNS lookups, and ends open WebSocket
+   * connections. Idempotent; later requests and upgrades get a 503 `ELB_NO_TARGET`.
+   */
   close(): Promise<void>;
   /** Subscribes to an event; a listener that throws never breaks a request. */
   on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): LoadBalanceMiddleware;
@@ -76,6 +81,35 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * app.listen(8080);
    */
   ready(): Promise<void>;
+  /**
+   * Forwards a WebSocket upgrade request to a target: a handler for the server's
+   * `upgrade` event. Targets, strategy, health and the sticky cookie are the same as for
+   * HTTP requests; the connection counts in its target's `inFlight` until either side
+   * closes it.
+   *
+   * Every upgrade it is given is forwarded, so filter by path first. The path sent
+   * upstream is the target's base path followed by `req.url` as the server saw it (there
+   * is no mount path to strip here); the host always comes from the target. When no
+   * target can take it, the client gets a 503, and when the target fails the handshake,
+   * a 502 (504 after `timeout` ms); the `error` event tells you, with `upgradeReq`.
+   *
+   * The request is Node's own, not Express's: a custom strategy or `hashKey` sees no
+   * `req.ip` or `req.get()` (the default `hashKey` uses the socket's address), and
+   * X-Forwarded-* claims from the client are not trusted unless `xForwarded: 'append'`,
+   * as there is no app `trust proxy` setting to go by.
+   *
+   * @example
+   * ```ts
+   * const lb = loadBalance(['http://127.0.0.1:3000', 'http://127.0.0.1:3001']);
+   * app.use('/api', lb);
+   * const server = app.listen(8080);
+   * server.on('upgrade', (req, socket, head) => {
+   *   if (req.url?.startsWith('/api/')) lb.upgrade(req, socket, head);
+   *   else socket.destroy();
+   * });
+   * ```
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /**
    * The axios instance that sends upstream requests: built from the `axios` option
    * when given (never that instance itself). Add interceptors here; a request
@@ -143,6 +177,7 @@ export function loadBalance(
     addTarget: (target: TargetInput) => balancer.addTarget(target),
     removeTarget: (target: TargetInput) => balancer.removeTarget(target),
     ready: () => balancer.ready(),
+    upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => balancer.upgrade(req, socket, head),
     axios: balancer.axios,
   });
 }

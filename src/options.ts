@@ -229,9 +229,13 @@ const DEFAULTS = {
 /** RFC 6265 §4.1.1: a cookie name is an RFC 2616 token. */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** The default `hashKey`: the client address as Express sees it (honours `trust proxy`). */
+/**
+ * The default `hashKey`: the client address as Express sees it (honours `trust proxy`).
+ * A WebSocket upgrade reaches `lb.upgrade` as Node's plain request, without `req.ip`:
+ * its socket peer is the address then.
+ */
 function clientIp(req: Request): string | undefined {
-  return req.ip;
+  return req.ip ?? req.socket?.remoteAddress;
 }
 
 /**
