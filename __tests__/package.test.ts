@@ -22,6 +22,7 @@ const RUNTIME_EXPORTS = [
   'GatewayTimeoutError',
   'LoadBalanceError',
   'NoTargetError',
+  'PayloadTooLargeError',
   'SaturatedError',
   'dnsTargets',
   'isLoadBalanceError',

@@ -7,7 +7,7 @@ import { createAxios } from './axios-options';
 import type { NextFunction, Request, Response } from 'express';
 import { requestBody } from './body';
 import { DnsDiscovery } from './discovery/runner';
-import { BadRequestError, LoadBalanceError, NoTargetError, SaturatedError } from './errors';
+import { BadRequestError, LoadBalanceError, NoTargetError, PayloadTooLargeError, SaturatedError } from './errors';
 import { Events } from './events';
 import { Exchange, type ForwardContext } from './forward';
 import { ActiveHealthCheck } from './health/active';
@@ -115,6 +115,7 @@ export class Balancer implements ForwardContext, UpgradeContext {
   private readonly discovery: DnsDiscovery | undefined;
   private readonly maxInFlight: number;
   private readonly retryBufferSize: number;
+  private readonly maxBodySize: number;
   private readonly picker: Strategy<TargetState>;
   private readonly sticky: StickySessions | undefined;
   private readonly now: () => number;
@@ -147,6 +148,7 @@ export class Balancer implements ForwardContext, UpgradeContext {
     this.retries = resilience.retries;
     this.retryOn = resilience.retryOn;
     this.retryBufferSize = resilience.retryBufferSize;
+    this.maxBodySize = config.maxBodySize;
     this.maxInFlight = resilience.maxInFlightPerTarget;
     this.budget = new RetryBudget(resilience.retryBudget.ratio, resilience.retryBudget.minPerSecond, { now: this.now });
     this.outliers =
@@ -199,6 +201,13 @@ export class Balancer implements ForwardContext, UpgradeContext {
       next(new BadRequestError('request path climbs above its root'));
       return;
     }
+    const max = this.maxBodySize;
+    // Node's parser has already refused a Content-Length that is not a number or that
+    // disagrees with another one, so one Number() is enough.
+    if (max !== Infinity && req.readableEnded === false && Number(req.headers['content-length']) > max) {
+      this.refuseBody(res, next);
+      return;
+    }
     const target = this.choose(req);
     if (target instanceof LoadBalanceError) {
       if (log.forward.enabled) log.forward('%s %s refused: %s', req.method, req.originalUrl, target.message);
@@ -206,7 +215,11 @@ export class Balancer implements ForwardContext, UpgradeContext {
       return;
     }
     if (log.forward.enabled) log.forward('%s %s -> %s', req.method, req.originalUrl, target.url);
-    const body = requestBody(req, this.retryBufferSize);
+    const body = requestBody(req, this.retryBufferSize, max);
+    if (Buffer.isBuffer(body) && body.length > max) {
+      this.refuseBody(res, next);
+      return;
+    }
     const headers = upstreamRequestHeaders(req, target, this.preserveHost, this.xForwarded);
     if (Buffer.isBuffer(body)) {
       // A parser already read the stream: the re-serialised body has its own length,
@@ -215,6 +228,15 @@ export class Balancer implements ForwardContext, UpgradeContext {
       delete headers['content-encoding'];
     }
     new Exchange(this, req, res, next, target, relative, body, headers).start();
+  }
+
+  /**
+   * 413 without reading the body: the connection is closed after the answer, as Node
+   * would otherwise read and discard the rest of the body to keep the connection alive.
+   */
+  private refuseBody(res: Response, next: NextFunction): void {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    next(new PayloadTooLargeError(`request body exceeds maxBodySize (${this.maxBodySize} bytes)`, this.maxBodySize));
   }
 
   /**

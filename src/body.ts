@@ -1,5 +1,6 @@
 import type { ClientRequest } from 'node:http';
 import type { Request } from 'express';
+import { PayloadTooLargeError } from './errors';
 
 /**
  * What is sent upstream as the request body: the client's stream (wrapped so it can be
@@ -24,8 +25,8 @@ function hasBody(req: Request): boolean {
  * `req.body` is serialised again (http-proxy-middleware users have to do this by
  * hand; here it just works). Otherwise the client's stream is piped through untouched.
  */
-export function requestBody(req: Request, retryBufferSize: number): RequestBody {
-  if (!req.readableEnded) return hasBody(req) ? new StreamedBody(req, retryBufferSize) : undefined;
+export function requestBody(req: Request, retryBufferSize: number, maxBodySize = Infinity): RequestBody {
+  if (!req.readableEnded) return hasBody(req) ? new StreamedBody(req, retryBufferSize, maxBodySize) : undefined;
   if (!hasBody(req)) return undefined;
   const parsed: unknown = req.body;
   if (parsed === undefined) return EMPTY;
@@ -51,10 +52,14 @@ export class StreamedBody {
   private current: ClientRequest | undefined;
   private onProgress: (() => void) | undefined;
   private listening = false;
+  private received = 0;
+  /** Set once the client sent more than `maxSize` bytes; the body is then cut. */
+  tooLarge: PayloadTooLargeError | undefined = undefined;
 
   constructor(
     private readonly source: Request,
     private readonly limit: number,
+    private readonly maxSize = Infinity,
   ) {}
 
   /** Whether everything sent so far is still held, so it can all be sent again. */
@@ -88,6 +93,12 @@ export class StreamedBody {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.tooLarge !== undefined) return;
+    this.received += chunk.length;
+    if (this.received > this.maxSize) {
+      this.cut();
+      return;
+    }
     if (!this.overflowed) {
       if (this.keptBytes + chunk.length <= this.limit) {
         this.kept.push(chunk);
@@ -106,6 +117,23 @@ export class StreamedBody {
       request.once('drain', this.onDrain);
     }
   };
+
+  /**
+   * The body grew past `maxBodySize`: the upstream request is destroyed before the
+   * offending chunk is written, so the upstream never receives a complete oversized
+   * body (a chunked request without its last chunk is incomplete to it), and the client
+   * is no longer read.
+   */
+  private cut(): void {
+    this.tooLarge = new PayloadTooLargeError(`request body exceeds maxBodySize (${this.maxSize} bytes)`, this.maxSize);
+    this.kept = [];
+    this.overflowed = true;
+    this.source.pause();
+    this.source.off('data', this.onData);
+    const request = this.current;
+    this.current = undefined;
+    request?.destroy(this.tooLarge);
+  }
 
   private readonly onDrain = (): void => {
     if (this.current !== undefined) this.source.resume();

@@ -15,7 +15,8 @@ export type LoadBalanceErrorCode =
   | 'ELB_GATEWAY_TIMEOUT'
   | 'ELB_NO_TARGET'
   | 'ELB_SATURATED'
-  | 'ELB_BAD_REQUEST';
+  | 'ELB_BAD_REQUEST'
+  | 'ELB_PAYLOAD_TOO_LARGE';
 
 /**
  * Base class of every run-time error the balancer produces.
@@ -115,6 +116,36 @@ export class BadRequestError extends LoadBalanceError {
   declare readonly code: 'ELB_BAD_REQUEST';
   constructor(message: string) {
     super(message, 400, 'ELB_BAD_REQUEST');
+  }
+}
+
+/**
+ * 413: the request body is larger than the `maxBodySize` option. A `Content-Length`
+ * over the limit is refused before the body is read and before any upstream is
+ * contacted; a streamed body that grows past it is cut, the upstream request aborted.
+ * The answer closes the connection (`headers` carries `Connection: close`, and the
+ * balancer sets it on the response), so the rest of the body is not read.
+ *
+ * @example
+ * ```ts
+ * app.use('/api', loadBalance({ targets, maxBodySize: 10 * 1024 * 1024 }));
+ * app.use((err, req, res, next) => {
+ *   if (err instanceof PayloadTooLargeError) res.status(413).send('too large');
+ *   else next(err);
+ * });
+ * ```
+ * @public
+ */
+export class PayloadTooLargeError extends LoadBalanceError {
+  declare readonly code: 'ELB_PAYLOAD_TOO_LARGE';
+  /** Response headers for the error answer: `Connection: close`. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The `maxBodySize` that was exceeded, in bytes. */
+  readonly limit: number;
+  constructor(message: string, limit: number) {
+    super(message, 413, 'ELB_PAYLOAD_TOO_LARGE');
+    this.limit = limit;
+    this.headers = { Connection: 'close' };
   }
 }
 

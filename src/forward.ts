@@ -1,8 +1,8 @@
 import { IncomingMessage, type Agent, type OutgoingHttpHeaders } from 'node:http';
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
-import { isReplayable, type RequestBody } from './body';
-import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError } from './errors';
+import { isReplayable, StreamedBody, type RequestBody } from './body';
+import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError, type PayloadTooLargeError } from './errors';
 import type { Events } from './events';
 import type { OutlierDetection } from './health/passive';
 import { log } from './log';
@@ -190,7 +190,10 @@ export class Exchange implements DispatchCallbacks {
    */
   private readonly onBodyError = (): void => {
     if (!this.attemptOpen) return;
-    if (this.clientClosed) {
+    if (this.clientClosed || this.tooLarge() !== undefined) {
+      // The client left, or sent too much and this side cut the upstream request: not
+      // the target's fault.
+      if (!this.clientClosed) this.res.destroy();
       this.end(true, this.status, undefined);
       return;
     }
@@ -223,6 +226,16 @@ export class Exchange implements DispatchCallbacks {
       this.end(true, undefined, undefined);
       return;
     }
+    const tooLarge = this.tooLarge();
+    if (tooLarge !== undefined) {
+      // The body outgrew maxBodySize and was cut here: the client's fault, not the
+      // target's, so neither a failure nor a retry.
+      this.end(true, undefined, undefined);
+      if (!this.res.headersSent) this.res.setHeader('Connection', 'close');
+      if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error: tooLarge, target, req: this.req });
+      this.next(tooLarge);
+      return;
+    }
     const phase = this.hop?.failure;
     if (phase === undefined) {
       // The transport did not fail: an interceptor on lb.axios threw.
@@ -250,6 +263,10 @@ export class Exchange implements DispatchCallbacks {
     if (retryTarget !== undefined) this.retryWith(retryTarget, error);
     else this.fail(error);
   };
+
+  private tooLarge(): PayloadTooLargeError | undefined {
+    return this.body instanceof StreamedBody ? this.body.tooLarge : undefined;
+  }
 
   /** The retry rules that do not depend on which target is next or on the budget. */
   private mayRetry(failure: RetryableFailure): boolean {

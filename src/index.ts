@@ -25,6 +25,7 @@ export {
   GatewayTimeoutError,
   LoadBalanceError,
   NoTargetError,
+  PayloadTooLargeError,
   SaturatedError,
   isLoadBalanceError,
   type LoadBalanceErrorCode,

@@ -4,7 +4,7 @@ import { parseAxiosOption, type AxiosBase, type AxiosOption } from './axios-opti
 import { parsePathRewrite, type PathRewrite, type PathRewriteFunction } from './path-rewrite';
 import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience-options';
 import { strategyFactory } from './strategies';
-import { fail, milliseconds, own, positiveNumber } from './validate';
+import { fail, milliseconds, own, positiveNumber, wholeNumber } from './validate';
 import type { HashKey, Strategy, StrategyFactory, StrategyFunction, StrategyName } from './strategies/types';
 
 /**
@@ -88,6 +88,18 @@ export interface LoadBalanceOptions extends ResilienceOptions {
   keepAliveTimeout?: number;
   /** Send the client's `Host` header upstream instead of the target's host. Default false. */
   preserveHost?: boolean;
+  /**
+   * Largest request body, in bytes, that is forwarded. A `Content-Length` above it is
+   * answered 413 ({@link PayloadTooLargeError}) before the body is read or an upstream
+   * contacted; a chunked body that grows past it is cut, its upstream request aborted,
+   * and 413 sent if no response has started. A body an Express parser already read is
+   * checked once re-serialised. Default Infinity (bodies are streamed, not limited).
+   * @example
+   * ```ts
+   * app.use('/api', loadBalance({ targets, maxBodySize: 10 * 1024 * 1024 }));
+   * ```
+   */
+  maxBodySize?: number;
   /**
    * What the upstream learns about the client through X-Forwarded-For, -Proto and -Host.
    *
@@ -194,6 +206,7 @@ export interface BalancerConfig {
   readonly timeout: number;
   readonly keepAliveTimeout: number;
   readonly preserveHost: boolean;
+  readonly maxBodySize: number;
   /** `'trust'` when the option is unset: follow the app's `trust proxy` setting. */
   readonly xForwarded: XForwardedMode;
   readonly resilience: ResilienceConfig;
@@ -210,6 +223,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'timeout',
   'keepAliveTimeout',
   'preserveHost',
+  'maxBodySize',
   'xForwarded',
   'axios',
   'pathRewrite',
@@ -342,6 +356,7 @@ export function normalizeOptions(options: unknown): BalancerConfig {
     timeout: milliseconds('timeout', own(opts, 'timeout'), DEFAULTS.timeout),
     keepAliveTimeout: milliseconds('keepAliveTimeout', own(opts, 'keepAliveTimeout'), DEFAULTS.keepAliveTimeout),
     preserveHost: preserveHost ?? DEFAULTS.preserveHost,
+    maxBodySize: wholeNumber('maxBodySize', own(opts, 'maxBodySize'), Infinity, 0, true),
     xForwarded: xForwarded ?? DEFAULTS.xForwarded,
     resilience: parseResilience(opts),
     axios: parseAxiosOption(own(opts, 'axios')),

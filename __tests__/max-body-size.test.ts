@@ -1,0 +1,181 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import express from 'express';
+import { loadBalance, PayloadTooLargeError, type LoadBalanceOptions } from 'express-load-balance';
+import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type RunningServer, type Upstream } from './helpers/servers';
+
+const KiB = 1024;
+
+describe('the maxBodySize option', () => {
+  it.each([[-1], [1.5], ['1000'], [null], [NaN]])('is refused at construction when it is %p', (value) => {
+    expect(() => loadBalance({ targets: ['http://127.0.0.1:1'], maxBodySize: value } as unknown as LoadBalanceOptions)).toThrow(
+      /option "maxBodySize" must be a whole number/,
+    );
+  });
+
+  it.each([[0], [1024], [Infinity]])('accepts %p', (value) => {
+    expect(() => loadBalance({ targets: ['http://127.0.0.1:1'], maxBodySize: value })).not.toThrow();
+  });
+});
+
+describe('a request body larger than maxBodySize', () => {
+  let upstream: Upstream | undefined;
+  let recorder: RunningServer | undefined;
+  let balanced: Balanced | undefined;
+  afterEach(() => closeAll(balanced, upstream, recorder));
+
+  /** Sends `head` then `body` on a raw socket and reads until the server closes. */
+  async function raw(port: number, head: string, body: string): Promise<string> {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(`${head}\r\n\r\n${body}`);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await once(socket, 'close');
+    return Buffer.concat(chunks).toString('latin1');
+  }
+
+  it('is answered 413 from its Content-Length alone, before the body is read or an upstream contacted', async () => {
+    upstream = await startUpstream('1');
+    const lb = loadBalance({ targets: [upstream.url], maxBodySize: 1000 });
+    const app = express();
+    app.use(lb);
+    const errors: unknown[] = [];
+    app.use(((err, _req, res, _next) => {
+      errors.push(err);
+      res.status((err as PayloadTooLargeError).status).send((err as PayloadTooLargeError).code);
+    }) as express.ErrorRequestHandler);
+    recorder = await listen(app);
+    try {
+      // Only the head and 3 of the 1001 bytes go out: an answer proves nobody waited for the body.
+      const text = await raw(recorder.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001', 'abc');
+      expect(text).toMatch(/^HTTP\/1\.1 413 /);
+      expect(text).toMatch(/\r\nConnection: close\r\n/i);
+      expect(text).toMatch(/ELB_PAYLOAD_TOO_LARGE$/);
+      expect(upstream.seen).toEqual([]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(PayloadTooLargeError);
+      expect(errors[0]).toMatchObject({ status: 413, code: 'ELB_PAYLOAD_TOO_LARGE', limit: 1000 });
+    } finally {
+      await lb.close();
+    }
+  });
+
+  it('is answered 413 by Express\'s default error handler once the client has sent it, without an upstream', async () => {
+    // finalhandler reads and discards an unread request body before it answers (as it
+    // does after body-parser's own 413); the connection is then closed.
+    upstream = await startUpstream('1');
+    balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 });
+    const text = await raw(balanced.front.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001', 'a'.repeat(1001));
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).toMatch(/\r\nConnection: close\r\n/i);
+    expect(upstream.seen).toEqual([]);
+    expect(balanced.errors[0]).toMatchObject({ status: 413, code: 'ELB_PAYLOAD_TOO_LARGE' });
+  });
+
+  it('is forwarded whole when its Content-Length equals maxBodySize', async () => {
+    upstream = await startUpstream('1');
+    balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 });
+    const body = Buffer.alloc(1000, 'a');
+    const res = await request(balanced.url, { method: 'POST', path: '/upload', body });
+    expect(res.status).toBe(200);
+    expect(upstream.seen[0]!.body.equals(body)).toBe(true);
+  });
+
+  /** An upstream that counts the body bytes it gets and whether the body ended. */
+  async function startCounter(): Promise<{ server: RunningServer; requests: Array<{ bytes: number; ended: boolean; closed: Promise<void> }> }> {
+    const requests: Array<{ bytes: number; ended: boolean; closed: Promise<void> }> = [];
+    const server = await listen((req, res) => {
+      const entry = { bytes: 0, ended: false, closed: new Promise<void>((resolve) => req.once('close', () => resolve())) };
+      requests.push(entry);
+      // The balancer aborts an oversized body: an 'aborted' error here is the point.
+      req.on('error', () => undefined);
+      req.on('data', (chunk: Buffer) => (entry.bytes += chunk.length));
+      req.on('end', () => {
+        entry.ended = true;
+        res.end(`got ${entry.bytes}`);
+      });
+    });
+    return { server, requests };
+  }
+
+  /** Sends a chunked body of `total` bytes in 16 KiB chunks, stopping once an answer arrives. */
+  function postChunked(url: string, total: number): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const { port } = new URL(url);
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', agent: false, headers: { 'transfer-encoding': 'chunked' } });
+      let answered = false;
+      req.on('response', (res) => {
+        answered = true;
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += String(chunk)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      });
+      // Once the balancer answered and closed, writes may fail with EPIPE/ECONNRESET: expected.
+      req.on('error', (err) => {
+        if (!answered) reject(err);
+      });
+      const chunk = Buffer.alloc(16 * KiB, 'b');
+      let sent = 0;
+      const write = (): void => {
+        while (!answered && sent < total) {
+          sent += chunk.length;
+          if (!req.write(chunk)) {
+            req.once('drain', write);
+            return;
+          }
+        }
+        if (!answered) req.end();
+      };
+      write();
+    });
+  }
+
+  it('is cut when a chunked body grows past it: 413, and the upstream never gets a complete body', async () => {
+    const counter = await startCounter();
+    recorder = counter.server;
+    balanced = await startBalancer({ targets: [recorder.url], maxBodySize: 100 * KiB });
+    const res = await postChunked(balanced.url, 4096 * KiB);
+    expect(res.status).toBe(413);
+    expect(counter.requests.length).toBeLessThanOrEqual(1);
+    if (counter.requests.length === 1) {
+      const [seen] = counter.requests;
+      await seen!.closed;
+      expect(seen!.ended).toBe(false);
+      expect(seen!.bytes).toBeLessThanOrEqual(100 * KiB);
+    }
+    expect(balanced.errors[0]).toBeInstanceOf(PayloadTooLargeError);
+    // The client's excess is its fault, not the target's.
+    expect(balanced.lb.targets()[0]!.failures).toBe(0);
+  });
+
+  it('lets a chunked body up to maxBodySize through whole', async () => {
+    const counter = await startCounter();
+    recorder = counter.server;
+    balanced = await startBalancer({ targets: [recorder.url], maxBodySize: 100 * KiB });
+    const res = await postChunked(balanced.url, 96 * KiB);
+    expect(res).toEqual({ status: 200, body: `got ${96 * KiB}` });
+  });
+
+  it('applies to a body express.json() already read, as re-serialised', async () => {
+    upstream = await startUpstream('1');
+    balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 100 }, { before: [express.json({ limit: '1mb' })] });
+    const big = await request(balanced.url, {
+      method: 'POST',
+      path: '/things',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'x'.repeat(200) }),
+    });
+    expect(big.status).toBe(413);
+    expect(upstream.seen).toEqual([]);
+    const small = await request(balanced.url, {
+      method: 'POST',
+      path: '/things',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'x' }),
+    });
+    expect(small.status).toBe(200);
+    expect(upstream.seen).toHaveLength(1);
+  });
+});
