@@ -37,7 +37,10 @@ function decide(output) {
     };
   }
   if (report.error && typeof report.error === 'object') {
-    const detail = [report.error.code, report.error.summary, report.message].filter((part) => typeof part === 'string' && part !== '');
+    // Addresses are cut out of the detail: the log should say what failed, not where.
+    const detail = [report.error.code, report.error.summary, report.message]
+      .filter((part) => typeof part === 'string' && part !== '')
+      .map((part) => part.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>'));
     return {
       verdict: 'unreachable',
       message: `NOTE: npm audit could not reach the advisory service${detail.length > 0 ? ` (${detail.join(': ')})` : ''}; dependencies were NOT audited, continuing`,

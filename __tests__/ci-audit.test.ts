@@ -68,6 +68,8 @@ describe('the CI audit step', () => {
     const { verdict, message } = decide(methodNotAllowed);
     expect(verdict).toBe('unreachable');
     expect(message).toMatch(/could not reach the advisory service.*405 Method Not Allowed.*NOT audited/);
+    // The log names what failed, not the service's address.
+    expect(message).not.toContain('://');
   });
 
   it('only notes an advisory service that cannot be resolved', () => {
