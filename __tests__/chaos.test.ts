@@ -2,10 +2,10 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { LoadBalanceOptions, Strategy } from 'express-load-balance';
+import type { LoadBalanceOptions } from 'express-load-balance';
 import { nextEvent } from './helpers/health';
-import { closedPort, startRestartable, type RestartableUpstream } from './helpers/restartable';
-import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
+import { startRestartable, type RestartableUpstream } from './helpers/restartable';
+import { closeAll, deadUrl, first, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
 import { runConcurrently } from './helpers/hold';
 
 /** What a client got: a complete response, or an error (a broken response included). */
@@ -79,9 +79,6 @@ class Load {
     });
   }
 }
-
-/** Always the first target offered: makes "who gets the first attempt" certain. */
-const first: Strategy = { pick: (targets) => targets[0] };
 
 // Short detection windows, so the whole outage plays out in a second or two.
 const DETECTION: Record<string, Partial<LoadBalanceOptions>> = {
@@ -395,9 +392,8 @@ describe('the retry budget when every upstream refuses connections', () => {
     ${{ ratio: 0.2, minPerSecond: 10_000 }} | ${'3 N'}
   `('keeps attempts within $bound with retryBudget $budget', async ({ budget, bound }) => {
     const N = 200;
-    const ports = await Promise.all([closedPort(), closedPort(), closedPort()]);
     balanced = await startBalancer({
-      targets: ports.map((port) => `http://127.0.0.1:${port}`),
+      targets: await Promise.all([deadUrl(), deadUrl(), deadUrl()]),
       retries: 2,
       retryBudget: budget,
       outlierDetection: false,

@@ -6,14 +6,7 @@ import {
   type LoadBalanceMiddleware,
   type LoadBalanceOptions,
 } from 'express-load-balance';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-
-/** A port with nothing listening on it: bound once, then released. */
-async function deadPort(): Promise<string> {
-  const server = await listen(() => undefined);
-  await server.close();
-  return server.url;
-}
+import { closeAll, deadUrl, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 describe('upstream failures become proper HTTP answers through next(err)', () => {
   let upstream: Upstream | undefined;
@@ -33,7 +26,7 @@ describe('upstream failures become proper HTTP answers through next(err)', () =>
   }
 
   it('answers 502 ELB_BAD_GATEWAY when the target refuses the connection', async () => {
-    const target = await deadPort();
+    const target = await deadUrl();
     const url = await mount({ targets: [target] });
     const res = await request(url);
     expect(res.status).toBe(502);
@@ -96,7 +89,7 @@ describe('upstream failures become proper HTTP answers through next(err)', () =>
   });
 
   it('reports failures on the error event, and a throwing listener breaks nothing', async () => {
-    const target = await deadPort();
+    const target = await deadUrl();
     const url = await mount({ targets: [target] });
     const seen: string[] = [];
     lb.on('error', ({ error }) => seen.push((error as BadGatewayError).code ?? error.message));

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { HealthCheckOptions, LoadBalanceMiddleware } from 'express-load-balance';
 import { nextEvent, startProbed, type ProbedUpstream } from './helpers/health';
-import { closedPort } from './helpers/restartable';
-import { closeAll, request, startBalancer, type Balanced } from './helpers/servers';
+import { closeAll, deadUrl, request, startBalancer, type Balanced } from './helpers/servers';
 
 // Short enough that a state change takes a few tens of ms; the thresholds stay at 2 so
 // a single probe result never decides. The timeout is generous: a busy test machine must
@@ -136,7 +135,7 @@ describe('active health checks', () => {
   it('never keeps a process alive: its timers are unref()ed', async () => {
     const good = await startProbed('good');
     upstreams = [good];
-    const refused = `http://127.0.0.1:${await closedPort()}`;
+    const refused = await deadUrl();
     let child: ChildProcess | undefined;
     try {
       child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'helpers/health-check-process.ts'), refused, good.url], {

@@ -1,13 +1,6 @@
 import { format } from 'node:util';
 import createDebug from 'debug';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-
-/** A URL with nothing listening: connections are refused. */
-async function deadUrl(): Promise<string> {
-  const server = await listen(() => undefined);
-  await server.close();
-  return server.url;
-}
+import { closeAll, deadUrl, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 describe('logging through debug', () => {
   let balanced: Balanced | undefined;

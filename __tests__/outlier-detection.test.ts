@@ -1,5 +1,6 @@
-import type { LoadBalanceOptions, Target, TargetHealthEvent } from 'express-load-balance';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import type { LoadBalanceOptions, TargetHealthEvent } from 'express-load-balance';
+import { nextEvent } from './helpers/health';
+import { closeAll, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 /** An upstream that answers with whatever status the test sets. */
 async function switchable(name: string): Promise<Upstream & { status: number }> {
@@ -13,10 +14,8 @@ async function switchable(name: string): Promise<Upstream & { status: number }> 
   }) as Upstream & { status: number };
 }
 
-// First target that may take the request: keeps the failing target first in line, so
-// every request tries it as long as it is not ejected.
-const first = (targets: readonly Target[]) => targets[0];
-
+// `first` keeps the failing target first in line, so every request tries it as long as
+// it is not ejected.
 describe('outlier detection', () => {
   let balanced: Balanced | undefined;
   let upstreams: Upstream[] = [];
@@ -71,7 +70,7 @@ describe('outlier detection', () => {
     await request(lb.url);
     expect(lb.lb.targets()[0]!.ejected).toBe(true);
     const firstEjection = performance.now();
-    const up1 = await nextEvent(lb, 'targetUp');
+    const up1 = await nextEvent(lb.lb, 'targetUp', flaky.url);
     expect(up1.reason).toBe('outlier');
     expect(performance.now() - firstEjection).toBeGreaterThanOrEqual(base - 5);
 
@@ -79,7 +78,7 @@ describe('outlier detection', () => {
     await request(lb.url);
     expect(lb.lb.targets()[0]!.ejected).toBe(true);
     const secondEjection = performance.now();
-    await nextEvent(lb, 'targetUp');
+    await nextEvent(lb.lb, 'targetUp', flaky.url);
     expect(performance.now() - secondEjection).toBeGreaterThanOrEqual(2 * base - 5);
 
     // A success ends probation: from now on it takes consecutiveFailures again.
@@ -122,12 +121,3 @@ describe('outlier detection', () => {
   });
 });
 
-function nextEvent(balanced: Balanced, name: 'targetUp' | 'targetDown'): Promise<TargetHealthEvent> {
-  return new Promise((resolve) => {
-    const listener = (event: TargetHealthEvent): void => {
-      balanced.lb.off(name, listener);
-      resolve(event);
-    };
-    balanced.lb.on(name, listener);
-  });
-}

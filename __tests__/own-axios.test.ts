@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { loadBalance } from 'express-load-balance';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, first, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 function addHeader(name: string, value: string) {
   return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => {
@@ -123,10 +123,9 @@ describe('the axios option', () => {
   // A POST is retried only when it cannot have reached the upstream: the transport's
   // verdict must survive an interceptor that replaces the error.
   it('still retries a POST whose connection was refused when a response interceptor replaces the error', async () => {
-    const gone = await listen(() => undefined);
-    await gone.close();
+    const gone = await deadUrl();
     upstream = await startUpstream('a');
-    balanced = await startBalancer({ targets: [gone.url, upstream.url], strategy: (targets) => targets[0], retries: 1 });
+    balanced = await startBalancer({ targets: [gone, upstream.url], strategy: first, retries: 1 });
     balanced.lb.axios.interceptors.response.use(undefined, () => Promise.reject(new Error('wrapped by the app')));
     const response = await request(balanced.url, { method: 'POST', path: '/x', body: 'once' });
     expect(response.text).toBe('Response from server Test: a');

@@ -1,9 +1,10 @@
 import http from 'node:http';
 import { Registry } from 'prom-client';
-import type { LoadBalanceMiddleware, ProxyEndEvent, Target } from 'express-load-balance';
+import type { LoadBalanceMiddleware, ProxyEndEvent } from 'express-load-balance';
 import { prometheusMetrics } from '../src/prometheus';
+import { nextEvent } from './helpers/health';
 import { Holder } from './helpers/hold';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 /** Resolves with the next `proxyEnd` events, `n` of them. */
 function nextEnds(lb: LoadBalanceMiddleware, n: number): Promise<ProxyEndEvent[]> {
@@ -23,8 +24,6 @@ function nextEnds(lb: LoadBalanceMiddleware, n: number): Promise<ProxyEndEvent[]
 function samples(text: string, name: string): string[] {
   return text.split('\n').filter((line) => line.startsWith(name));
 }
-
-const first = (targets: readonly Target[]) => targets[0];
 
 describe('prometheusMetrics()', () => {
   let upstreams: Upstream[] = [];
@@ -51,9 +50,8 @@ describe('prometheusMetrics()', () => {
       ),
     );
     const [a, b] = upstreams as [Upstream, Upstream];
-    const gone = await listen(() => undefined);
-    await gone.close();
-    balanced = await startBalancer({ targets: [a.url, b.url, gone.url], strategy: 'round-robin', retries: 0 });
+    const gone = await deadUrl();
+    balanced = await startBalancer({ targets: [a.url, b.url, gone], strategy: 'round-robin', retries: 0 });
     const registry = new Registry();
     prometheusMetrics(balanced.lb, { registry });
 
@@ -73,8 +71,8 @@ describe('prometheusMetrics()', () => {
         `elb_requests_total{target="${a.url}",method="GET",status_class="4xx"} 1`,
         `elb_requests_total{target="${b.url}",method="POST",status_class="2xx"} 1`,
         `elb_requests_total{target="${b.url}",method="GET",status_class="error"} 1`,
-        `elb_requests_total{target="${gone.url}",method="GET",status_class="error"} 1`,
-        `elb_requests_total{target="${gone.url}",method="DELETE",status_class="error"} 1`,
+        `elb_requests_total{target="${gone}",method="GET",status_class="error"} 1`,
+        `elb_requests_total{target="${gone}",method="DELETE",status_class="error"} 1`,
       ].sort(),
     );
     expect(samples(text, 'elb_request_duration_seconds_count').sort()).toEqual(
@@ -83,16 +81,16 @@ describe('prometheusMetrics()', () => {
         `elb_request_duration_seconds_count{target="${a.url}",method="GET",status_class="4xx"} 1`,
         `elb_request_duration_seconds_count{target="${b.url}",method="POST",status_class="2xx"} 1`,
         `elb_request_duration_seconds_count{target="${b.url}",method="GET",status_class="error"} 1`,
-        `elb_request_duration_seconds_count{target="${gone.url}",method="GET",status_class="error"} 1`,
-        `elb_request_duration_seconds_count{target="${gone.url}",method="DELETE",status_class="error"} 1`,
+        `elb_request_duration_seconds_count{target="${gone}",method="GET",status_class="error"} 1`,
+        `elb_request_duration_seconds_count{target="${gone}",method="DELETE",status_class="error"} 1`,
       ].sort(),
     );
     // Every attempt took under 10 s: the largest default bucket holds all of them.
     expect(text).toContain(`elb_request_duration_seconds_bucket{le="10",target="${a.url}",method="GET",status_class="2xx"} 1`);
     expect(samples(text, 'elb_in_flight_requests').sort()).toEqual(
-      [a, b, gone].map((u) => `elb_in_flight_requests{target="${u.url}"} 0`).sort(),
+      [a.url, b.url, gone].map((url) => `elb_in_flight_requests{target="${url}"} 0`).sort(),
     );
-    expect(samples(text, 'elb_target_up').sort()).toEqual([a, b, gone].map((u) => `elb_target_up{target="${u.url}"} 1`).sort());
+    expect(samples(text, 'elb_target_up').sort()).toEqual([a.url, b.url, gone].map((url) => `elb_target_up{target="${url}"} 1`).sort());
   });
 
   it('shows requests in flight at scrape time, and an aborted one as aborted', async () => {
@@ -133,7 +131,7 @@ describe('prometheusMetrics()', () => {
     });
     const registry = new Registry();
     prometheusMetrics(balanced.lb, { registry, prefix: 'front_' });
-    const ejected = new Promise<void>((resolve) => balanced!.lb.on('targetDown', () => resolve()));
+    const ejected = nextEvent(balanced.lb, 'targetDown', bad.url);
     expect((await request(balanced.url)).status).toBe(500);
     await ejected;
 

@@ -1,13 +1,6 @@
-import { GatewayTimeoutError, type LoadBalanceOptions, type RetryEvent, type Target } from 'express-load-balance';
+import { GatewayTimeoutError, type LoadBalanceOptions, type RetryEvent } from 'express-load-balance';
 import { blackHole, type BlackHole } from './helpers/black-hole';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-
-/** A URL with nothing listening: connections are refused. */
-async function deadUrl(): Promise<string> {
-  const server = await listen(() => undefined);
-  await server.close();
-  return server.url;
-}
+import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 /** An upstream whose routes fail in the ways the retry rules tell apart. */
 function failing(name: string): Promise<Upstream> {
@@ -83,10 +76,7 @@ describe('retries on another target', () => {
     expect([seenOn(upstreams[0]!, '/reset'), seenOn(upstreams[1]!, '/reset')]).toEqual([1, 0]);
   });
 
-  // Always the first target that may take the request: the first attempt goes to `a`,
-  // a retry to `b`.
-  const first = (targets: readonly Target[]) => targets[0];
-
+  // With `first`, the first attempt goes to `a`, a retry to `b`.
   it('sends a GET that timed out to the next target, and answers a timed-out POST with 504', async () => {
     upstreams = [await failing('a'), await startUpstream('b')];
     const lb = await balance(upstreams.map((u) => u.url), { timeout: 150, strategy: first });

@@ -1,13 +1,11 @@
-import type { Target } from 'express-load-balance';
 import { SaturatedError } from 'express-load-balance';
 import { Holder } from './helpers/hold';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
+import { closeAll, first, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
 
 describe('maxInFlightPerTarget', () => {
   let holder: Holder;
   let upstreams: Upstream[];
   let balanced: Balanced;
-  const first = (targets: readonly Target[]) => targets[0];
 
   beforeEach(async () => {
     holder = new Holder();

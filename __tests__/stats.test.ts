@@ -1,6 +1,6 @@
 import type { LoadBalanceMiddleware, ProxyEndEvent } from 'express-load-balance';
 import { Holder } from './helpers/hold';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 /** Collects `proxyEnd` events, so a test can await the moment attempts are settled. */
 function endings(lb: LoadBalanceMiddleware): { events: ProxyEndEvent[]; count(n: number): Promise<void> } {
@@ -83,15 +83,14 @@ describe('lb.stats() over real requests', () => {
   });
 
   it('counts a refused connection as a failure of that target, and its retry elsewhere as a request', async () => {
-    const gone = await listen(() => undefined);
-    await gone.close();
+    const gone = await deadUrl();
     upstreams = [await startUpstream('a')];
-    balanced = await startBalancer({ targets: [gone.url, upstreams[0]!.url], strategy: 'round-robin', retries: 1 });
+    balanced = await startBalancer({ targets: [gone, upstreams[0]!.url], strategy: 'round-robin', retries: 1 });
     const ended = endings(balanced.lb);
     expect((await request(balanced.url)).status).toBe(200);
     await ended.count(2);
     const { targets, totals } = balanced.lb.stats();
-    expect(targets[0]).toMatchObject({ url: gone.url, requests: 1, failures: 1, recent: { requests: 1, failures: 1, share: 0.5 } });
+    expect(targets[0]).toMatchObject({ url: gone, requests: 1, failures: 1, recent: { requests: 1, failures: 1, share: 0.5 } });
     expect(targets[0]!.recent.latency.p50).toEqual(expect.any(Number));
     expect(targets[1]).toMatchObject({ requests: 1, failures: 0, recent: { requests: 1, failures: 0, share: 0.5 } });
     expect(totals).toMatchObject({ requests: 2, failures: 1, recent: { requests: 2, failures: 1 } });

@@ -6,7 +6,7 @@ import type { Express } from 'express';
 import express4 from 'express4';
 import WebSocket from 'ws';
 import type { ErrorEvent, LoadBalanceOptions, Target } from 'express-load-balance';
-import { closeAll, listen, request, startBalancer, type Balanced } from './helpers/servers';
+import { closeAll, first, listen, request, startBalancer, type Balanced } from './helpers/servers';
 import { closed, frontSocketOf, rawUpgrade, startCanary, startSilent, startWsUpstream, type WsUpstream } from './helpers/websocket';
 
 /** A WebSocket client connected through the balancer, resolved once open. */
@@ -138,10 +138,9 @@ describe('lb.upgrade', () => {
   it('skips a target ejected by outlier detection after failed HTTP requests', async () => {
     const [bad, good] = await startUpstreams('bad', 'good');
     bad!.status = 500;
-    const firstUsable = (targets: readonly Target[]) => targets[0];
     const lb = await balance({
       targets: [bad!.url, good!.url],
-      strategy: firstUsable,
+      strategy: first,
       retries: 0,
       outlierDetection: { consecutiveFailures: 2, baseEjectionTime: 60_000 },
     });

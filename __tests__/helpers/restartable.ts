@@ -62,11 +62,3 @@ export async function startRestartable(handler: http.RequestListener): Promise<R
     close: stop,
   };
 }
-
-/** A port on 127.0.0.1 that refuses connections: one that was just listened on and closed. */
-export async function closedPort(): Promise<number> {
-  const upstream = await startRestartable((_req, res) => res.end());
-  const { port } = upstream;
-  await upstream.stop();
-  return port;
-}

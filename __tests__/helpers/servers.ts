@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import { loadBalance, type LoadBalanceMiddleware, type LoadBalanceOptions } from 'express-load-balance';
+import { loadBalance, type LoadBalanceMiddleware, type LoadBalanceOptions, type StrategyFunction } from 'express-load-balance';
 
 /** What an upstream saw of one request. */
 export interface SeenRequest {
@@ -41,6 +41,24 @@ export async function listen(handler: http.RequestListener): Promise<RunningServ
       }),
   };
 }
+
+/** A port on 127.0.0.1 that refuses connections: one that was just listened on and closed. */
+export async function closedPort(): Promise<number> {
+  const server = await listen(() => undefined);
+  await server.close();
+  return server.port;
+}
+
+/** A URL with nothing listening behind it: connections are refused. */
+export async function deadUrl(): Promise<string> {
+  return `http://127.0.0.1:${await closedPort()}`;
+}
+
+/**
+ * A strategy that always picks the first target that may take the request, so a test
+ * decides which target gets the first attempt (and, while it may take requests, every one).
+ */
+export const first: StrategyFunction = (targets) => targets[0];
 
 export interface Upstream extends RunningServer {
   name: string;
