@@ -1,24 +1,12 @@
 import type { LoadBalanceOptions, TargetHealthEvent } from 'express-load-balance';
 import { nextEvent } from './helpers/health';
-import { closeAll, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-
-/** An upstream that answers with whatever status the test sets. */
-async function switchable(name: string): Promise<Upstream & { status: number }> {
-  const state = { status: 200 };
-  const upstream = await startUpstream(name, (app) => {
-    app.use((_req, res) => void res.status(state.status).send(`${state.status} from ${name}`));
-  });
-  return Object.defineProperty(upstream, 'status', {
-    get: () => state.status,
-    set: (value: number) => (state.status = value),
-  }) as Upstream & { status: number };
-}
+import { closeAll, first, request, startBalancer, startSwitchable, type Balanced, type SwitchableUpstream } from './helpers/servers';
 
 // `first` keeps the failing target first in line, so every request tries it as long as
 // it is not ejected.
 describe('outlier detection', () => {
   let balanced: Balanced | undefined;
-  let upstreams: Upstream[] = [];
+  let upstreams: SwitchableUpstream[] = [];
   afterEach(async () => {
     await closeAll(balanced, ...upstreams);
     balanced = undefined;
@@ -31,8 +19,8 @@ describe('outlier detection', () => {
   }
 
   it('ejects a target after consecutiveFailures 5xx answers in a row, and sends it nothing while ejected', async () => {
-    const bad = await switchable('bad');
-    const good = await switchable('good');
+    const bad = await startSwitchable('bad');
+    const good = await startSwitchable('good');
     upstreams = [bad, good];
     bad.status = 500;
     const lb = await balance([bad.url, good.url], { outlierDetection: { consecutiveFailures: 3, baseEjectionTime: 60_000 } });
@@ -46,8 +34,8 @@ describe('outlier detection', () => {
   });
 
   it('does not count 4xx answers, and a success resets the count', async () => {
-    const flaky = await switchable('flaky');
-    upstreams = [flaky, await switchable('other')];
+    const flaky = await startSwitchable('flaky');
+    upstreams = [flaky, await startSwitchable('other')];
     const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: { consecutiveFailures: 3 } });
     flaky.status = 404;
     for (let i = 0; i < 5; i++) await request(lb.url);
@@ -59,8 +47,8 @@ describe('outlier detection', () => {
   });
 
   it('brings an ejected one back on probation: one failure ejects it again, for longer', async () => {
-    const flaky = await switchable('flaky');
-    upstreams = [flaky, await switchable('other')];
+    const flaky = await startSwitchable('flaky');
+    upstreams = [flaky, await startSwitchable('other')];
     flaky.status = 502;
     const base = 80;
     const lb = await balance(upstreams.map((u) => u.url), {
@@ -90,8 +78,8 @@ describe('outlier detection', () => {
   });
 
   it('never ejects more than maxEjectionPercent of the targets (at least one may go)', async () => {
-    upstreams = await Promise.all(['a', 'b', 'c', 'd'].map((n) => switchable(n)));
-    for (const u of upstreams as Array<Upstream & { status: number }>) u.status = 503;
+    upstreams = await Promise.all(['a', 'b', 'c', 'd'].map((n) => startSwitchable(n)));
+    for (const u of upstreams) u.status = 503;
     const lb = await balance(upstreams.map((u) => u.url), {
       strategy: 'round-robin',
       outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000, maxEjectionPercent: 50 },
@@ -101,7 +89,7 @@ describe('outlier detection', () => {
   });
 
   it('sends to every target in panic mode, when all usable ones are gone', async () => {
-    const only = await switchable('only');
+    const only = await startSwitchable('only');
     upstreams = [only];
     only.status = 500;
     const lb = await balance([only.url], { outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000 } });
@@ -112,8 +100,8 @@ describe('outlier detection', () => {
   });
 
   it('is off with outlierDetection: false', async () => {
-    const bad = await switchable('bad');
-    upstreams = [bad, await switchable('good')];
+    const bad = await startSwitchable('bad');
+    upstreams = [bad, await startSwitchable('good')];
     bad.status = 500;
     const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: false });
     for (let i = 0; i < 10; i++) expect((await request(lb.url)).status).toBe(500);

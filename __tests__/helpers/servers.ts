@@ -60,6 +60,24 @@ export async function deadUrl(): Promise<string> {
  */
 export const first: StrategyFunction = (targets) => targets[0];
 
+export interface SwitchableUpstream extends RunningServer {
+  readonly name: string;
+  /** The status every request is answered with, as `<status> from <name>`; the test sets it. */
+  status: number;
+}
+
+/** An upstream whose answers the test switches between success and failure by setting `status`. */
+export async function startSwitchable(name: string): Promise<SwitchableUpstream> {
+  const upstream: SwitchableUpstream = Object.assign(
+    await listen((_req, res) => {
+      res.statusCode = upstream.status;
+      res.end(`${upstream.status} from ${name}`);
+    }),
+    { name, status: 200 },
+  );
+  return upstream;
+}
+
 export interface Upstream extends RunningServer {
   name: string;
   /** Requests this upstream received, in order. */

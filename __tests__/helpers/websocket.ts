@@ -4,7 +4,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
-import { listen, type RunningServer } from './servers';
+import { listen, startSwitchable, type RunningServer, type SwitchableUpstream } from './servers';
 
 /** What a WebSocket upstream saw of one upgrade request. */
 export interface SeenUpgrade {
@@ -12,11 +12,9 @@ export interface SeenUpgrade {
   headers: IncomingHttpHeaders;
 }
 
-export interface WsUpstream extends RunningServer {
-  name: string;
+/** Plain HTTP requests get `<status> from <name>`, with the status the test sets. */
+export interface WsUpstream extends SwitchableUpstream {
   seen: SeenUpgrade[];
-  /** Status of its plain HTTP answers (`<status> from <name>`). */
-  status: number;
 }
 
 /**
@@ -24,20 +22,15 @@ export interface WsUpstream extends RunningServer {
  * plain HTTP requests with `status`. Its close() ends its WebSocket connections too.
  */
 export async function startWsUpstream(name: string): Promise<WsUpstream> {
-  const state = { status: 200 };
   const seen: SeenUpgrade[] = [];
-  const running = await listen((_req, res) => {
-    res.statusCode = state.status;
-    res.end(`${state.status} from ${name}`);
-  });
+  const running = await startSwitchable(name);
   const wss = new WebSocketServer({ server: running.server });
   wss.on('connection', (ws, req) => {
     seen.push({ url: req.url ?? '', headers: req.headers });
     ws.on('message', (data) => ws.send(`${name}: ${String(data)}`));
   });
   const closeServer = running.close;
-  const upstream = Object.assign(running, {
-    name,
+  return Object.assign(running, {
     seen,
     close: async () => {
       for (const client of wss.clients) client.terminate();
@@ -46,10 +39,6 @@ export async function startWsUpstream(name: string): Promise<WsUpstream> {
       await closeServer();
     },
   });
-  return Object.defineProperty(upstream, 'status', {
-    get: () => state.status,
-    set: (value: number) => (state.status = value),
-  }) as WsUpstream;
 }
 
 /** A server that records whether anything at all reached it. */
