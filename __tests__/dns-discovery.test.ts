@@ -3,7 +3,7 @@ import createDebug from 'debug';
 import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions } from 'express-load-balance';
 import { startDns, watchedResolver, type Srv, type TestDns } from './helpers/dns-server';
 import { Holder } from './helpers/hold';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
 
 const SERVICE = '_http._tcp.api.service.test';
 const PREFIX = 'Response from server Test: ';
@@ -29,7 +29,7 @@ describe('targets from DNS', () => {
   /** Upstreams named a, b, c… each reachable in DNS as `<name>.test` -> 127.0.0.1. */
   async function startUpstreams(...names: string[]): Promise<Upstream[]> {
     holder = new Holder();
-    upstreams = await Promise.all(names.map((name) => startUpstream(name, holder.route('/slow', name))));
+    upstreams = await holder.startUpstreams(names);
     for (const name of names) dns.a.set(`${name}.test`, ['127.0.0.1']);
     return upstreams;
   }

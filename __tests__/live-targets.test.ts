@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { StrategyName } from 'express-load-balance';
 import { Holder, runConcurrently } from './helpers/hold';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
 
 const PREFIX = 'Response from server Test: ';
 
@@ -18,7 +18,7 @@ describe('adding and removing targets while running', () => {
 
   async function start(names: string[], targets: number, options: object = {}): Promise<Balanced> {
     holder = new Holder();
-    upstreams = await Promise.all(names.map((name) => startUpstream(name, holder.route('/slow', name))));
+    upstreams = await holder.startUpstreams(names);
     balanced = await startBalancer({ targets: upstreams.slice(0, targets).map((u) => u.url), ...options });
     return balanced;
   }

@@ -1,32 +1,18 @@
-import { Holder } from './helpers/hold';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { startHeldBalancer, type HeldBalancer } from './helpers/hold';
+import { request } from './helpers/servers';
 
 const NAMES = ['a', 'b', 'c'];
 
 describe('power-of-two', () => {
-  let upstreams: Upstream[] = [];
-  let holder = new Holder();
-  let balanced: Balanced | undefined;
+  let set: HeldBalancer | undefined;
   afterEach(async () => {
-    holder.releaseAll();
-    await closeAll(balanced, ...upstreams);
-    balanced = undefined;
-    upstreams = [];
+    await set?.close();
+    set = undefined;
   });
 
-  async function start(): Promise<string> {
-    holder = new Holder();
-    upstreams = await Promise.all(NAMES.map((name) => startUpstream(name, holder.route('/slow', name))));
-    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: 'power-of-two' });
-    return balanced.url;
-  }
-
-  function fastCount(name: string): number {
-    return upstreams[NAMES.indexOf(name)]!.seen.filter((r) => r.url === '/fast').length;
-  }
-
   it('sends nothing new to a target holding a slow request: it loses every pair it is drawn in', async () => {
-    const url = await start();
+    set = await startHeldBalancer(NAMES, { strategy: 'power-of-two' });
+    const { url, holder, fastCount } = set;
     const slow = request(url, { path: '/slow' });
     await holder.arrived(1);
     const [busy] = holder.heldBy;

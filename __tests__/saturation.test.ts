@@ -1,21 +1,18 @@
 import { SaturatedError } from 'express-load-balance';
-import { Holder } from './helpers/hold';
-import { closeAll, first, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
+import { startHeldBalancer, type HeldBalancer, type Holder } from './helpers/hold';
+import { first, request, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
 
 describe('maxInFlightPerTarget', () => {
+  let set: HeldBalancer;
   let holder: Holder;
   let upstreams: Upstream[];
   let balanced: Balanced;
 
   beforeEach(async () => {
-    holder = new Holder();
-    upstreams = await Promise.all(['a', 'b'].map((name) => startUpstream(name, holder.route('/slow', name))));
-    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: first, maxInFlightPerTarget: 1 });
+    set = await startHeldBalancer(['a', 'b'], { strategy: first, maxInFlightPerTarget: 1 });
+    ({ holder, upstreams, balanced } = set);
   });
-  afterEach(async () => {
-    holder.releaseAll();
-    await closeAll(balanced, ...upstreams);
-  });
+  afterEach(() => set.close());
 
   it('sends a request to a target with room when the pick is full', async () => {
     const held = request(balanced.url, { path: '/slow' });

@@ -1,4 +1,6 @@
 import type { Express, Request, Response } from 'express';
+import type { LoadBalanceOptions } from 'express-load-balance';
+import { closeAll, startBalancer, startUpstream, type Balanced, type Upstream } from './servers';
 
 /**
  * An upstream route that holds each response until the test releases it: a target that
@@ -21,6 +23,11 @@ export class Holder {
         });
       });
     };
+  }
+
+  /** Starts one upstream per name, each holding its requests to `path`. */
+  startUpstreams(names: readonly string[], path = '/slow'): Promise<Upstream[]> {
+    return Promise.all(names.map((name) => startUpstream(name, this.route(path, name))));
   }
 
   /** Names of the upstreams holding a request, one entry per held request. */
@@ -49,6 +56,36 @@ export class Holder {
     const entry = this.entries.shift();
     entry?.res.type('text/plain').send(`released by ${entry.name}`);
   }
+}
+
+/** Upstreams that hold `/slow` (see {@link startHeldBalancer}), all of them targets of one balancer. */
+export interface HeldBalancer {
+  holder: Holder;
+  upstreams: Upstream[];
+  balanced: Balanced;
+  url: string;
+  /** How many `/fast` requests the upstream called `name` received. */
+  fastCount(name: string): number;
+  /** Releases what is held, then closes the balancer and the upstreams. */
+  close(): Promise<void>;
+}
+
+/** One upstream per name, each holding requests to `/slow`, behind a balancer with these options. */
+export async function startHeldBalancer(names: readonly string[], options: Omit<LoadBalanceOptions, 'targets'>): Promise<HeldBalancer> {
+  const holder = new Holder();
+  const upstreams = await holder.startUpstreams(names);
+  const balanced = await startBalancer({ ...options, targets: upstreams.map((u) => u.url) });
+  return {
+    holder,
+    upstreams,
+    balanced,
+    url: balanced.url,
+    fastCount: (name) => upstreams[names.indexOf(name)]!.seen.filter((r) => r.url === '/fast').length,
+    close: async () => {
+      holder.releaseAll();
+      await closeAll(balanced, ...upstreams);
+    },
+  };
 }
 
 /** A small deterministic PRNG (mulberry32) so distribution tests never flake. */
