@@ -3,10 +3,9 @@ import createDebug from 'debug';
 import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions } from 'express-load-balance';
 import { startDns, watchedResolver, type Srv, type TestDns } from './helpers/dns-server';
 import { Holder } from './helpers/hold';
-import { closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
+import { answers, closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
 
 const SERVICE = '_http._tcp.api.service.test';
-const PREFIX = 'Response from server Test: ';
 
 describe('targets from DNS', () => {
   let dns: TestDns;
@@ -40,13 +39,6 @@ describe('targets from DNS', () => {
   async function balance(name: string, options: DnsTargetsOptions = {}): Promise<Balanced> {
     balanced = await startBalancer({ targets: dnsTargets(name, { servers: [dns.address], ...options }), outlierDetection: false });
     return balanced;
-  }
-
-  /** Which upstream answered each of `count` requests, in order. */
-  async function answers(url: string, count: number): Promise<string> {
-    const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push((await request(url)).text.slice(PREFIX.length));
-    return out.join(' ');
   }
 
   it('spreads requests over the SRV records by their weights, sending the SRV host name in Host', async () => {

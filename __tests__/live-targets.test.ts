@@ -1,9 +1,7 @@
 import type { Request } from 'express';
 import type { StrategyName } from 'express-load-balance';
 import { Holder, runConcurrently } from './helpers/hold';
-import { closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
-
-const PREFIX = 'Response from server Test: ';
+import { answers, closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
 
 describe('adding and removing targets while running', () => {
   let upstreams: Upstream[] = [];
@@ -21,12 +19,6 @@ describe('adding and removing targets while running', () => {
     upstreams = await holder.startUpstreams(names);
     balanced = await startBalancer({ targets: upstreams.slice(0, targets).map((u) => u.url), ...options });
     return balanced;
-  }
-
-  async function names(url: string, count: number): Promise<string> {
-    const out: string[] = [];
-    for (let i = 0; i < count; i++) out.push((await request(url)).text.slice(PREFIX.length));
-    return out.join(' ');
   }
 
   it('validates addTarget like the targets option, naming the argument', async () => {
@@ -48,10 +40,10 @@ describe('adding and removing targets while running', () => {
 
   it('sends the very next request to an added target', async () => {
     const { lb, url } = await start(['a', 'b', 'c'], 2);
-    expect(await names(url, 2)).toBe('a b');
+    expect(await answers(url, 2)).toBe('a b');
     lb.addTarget({ url: upstreams[2]!.url, weight: 1 });
     expect(lb.targets().map((t) => t.url)).toEqual(upstreams.map((u) => u.url));
-    expect(await names(url, 3)).toBe('a b c');
+    expect(await answers(url, 3)).toBe('a b c');
   });
 
   it('stops new picks at once on removal and resolves when the in-flight requests have finished', async () => {
@@ -65,7 +57,7 @@ describe('adding and removing targets while running', () => {
       removed = true;
     });
     expect(lb.targets().map((t) => t.url)).toEqual([upstreams[1]!.url]);
-    expect(await names(url, 4)).toBe('b b b b');
+    expect(await answers(url, 4)).toBe('b b b b');
 
     holder.releaseOne();
     expect((await slow[0]!).text).toBe('released by a');

@@ -1,9 +1,8 @@
 import express, { type Express } from 'express';
 import express4 from 'express4';
 import type { LoadBalanceOptions } from 'express-load-balance';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
+import { ANSWER_PREFIX, closeAll, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
 
-const PREFIX = 'Response from server Test: ';
 
 function setCookies(res: SimpleResponse): string[] {
   return res.headers['set-cookie'] ?? [];
@@ -34,7 +33,7 @@ describe('sticky sessions', () => {
         ['a', 'b', 'c'].map((name) =>
           startUpstream(name, (upstream) => {
             upstream.get('/login', (_req, res) => {
-              res.cookie('session', name).cookie('theme', 'dark').send(`${PREFIX}${name}`);
+              res.cookie('session', name).cookie('theme', 'dark').send(`${ANSWER_PREFIX}${name}`);
             });
           }),
         ),
@@ -93,7 +92,7 @@ describe('sticky sessions', () => {
     const valid = stickyId(await request(front.url, { path: '/api/x' }));
     const res = await request(front.url, { path: '/api/x', headers: { cookie: header.replace('VALID', valid) } });
     expect(res.status).toBe(200);
-    expect(res.text).toBe(`${PREFIX}b`); // round robin's second pick: the cookie changed nothing
+    expect(res.text).toBe(`${ANSWER_PREFIX}b`); // round robin's second pick: the cookie changed nothing
     expect(stickyId(res)).not.toBe(valid);
     expect(front.errors).toEqual([]);
   });

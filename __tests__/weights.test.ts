@@ -1,7 +1,5 @@
 import type { StrategyName } from 'express-load-balance';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-
-const PREFIX = 'Response from server Test: ';
+import { answeredBy, closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 describe('weights, over real requests', () => {
   let upstreams: Upstream[] = [];
@@ -28,7 +26,7 @@ describe('weights, over real requests', () => {
     for (let i = 0; i < count; i++) {
       const res = await request(url, { headers: headers(i) });
       expect(res.status).toBe(200);
-      names.push(res.text.slice(PREFIX.length));
+      names.push(answeredBy(res));
     }
     return names;
   }

@@ -84,6 +84,9 @@ export interface Upstream extends RunningServer {
   seen: SeenRequest[];
 }
 
+/** What an upstream from {@link startUpstream} answers, before its name. */
+export const ANSWER_PREFIX = 'Response from server Test: ';
+
 /**
  * An upstream like the tutorial's: it records each request and answers
  * `Response from server Test: <name>`, unless a route given in `routes` takes it.
@@ -104,7 +107,7 @@ export async function startUpstream(name: string, routes?: (app: Express) => voi
   });
   routes?.(app);
   app.use((req, res) => {
-    res.type('text/plain').send(`Response from server Test: ${name}`);
+    res.type('text/plain').send(`${ANSWER_PREFIX}${name}`);
   });
   const running = await listen(app);
   return Object.assign(running, { name, seen });
@@ -188,6 +191,18 @@ export function request(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The name of the {@link startUpstream} upstream that sent this response. */
+export function answeredBy(response: SimpleResponse): string {
+  return response.text.startsWith(ANSWER_PREFIX) ? response.text.slice(ANSWER_PREFIX.length) : `(not an upstream's answer: ${response.status} ${response.text})`;
+}
+
+/** Which upstreams answered `count` GETs to `url`, one after another: their names, space-separated ("a b a"). */
+export async function answers(url: string, count: number): Promise<string> {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) names.push(answeredBy(await request(url)));
+  return names.join(' ');
 }
 
 /** Closes everything given, ignoring what is already closed. */
