@@ -80,92 +80,93 @@ const itWithFreePorts = busy.length === 0 ? it : it.skip;
 const skipNote =
   busy.length === 0 ? '' : ` (skipped: ${busy.length === 1 ? 'port' : 'ports'} ${busy.join(', ')} in use on this machine)`;
 
-describe('npm run example', () => {
-  let child: ChildProcess | undefined;
+/** `npm run <script>`, started by {@link runScript}. */
+interface ScriptRun {
+  child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr together. */
+  output: string;
+  exited: Promise<[number | null, NodeJS.Signals | null]>;
+}
 
-  afterAll(() => {
-    // The child leads its own process group: end the tutorial and tsx together.
-    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      process.kill(-child.pid, 'SIGKILL');
-    }
+/**
+ * Runs a package.json script the way `npm run` would, but without npm: on Ctrl-C npm
+ * dies of the signal instead of reporting its child's exit code. The child leads its
+ * own process group, so ending the group ends the example and tsx together.
+ */
+function runScript(script: string): ScriptRun {
+  const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const [bin, ...args] = pkg.scripts[script]!.split(' ');
+  expect(bin).toBe('tsx');
+  const tsx = path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  const child = spawn(process.execPath, [tsx, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: ScriptRun = { child, output: '', exited: once(child, 'exit') as ScriptRun['exited'] };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
+  return run;
+}
+
+/**
+ * Resolves true once the example says it is ready; false, with a warning, if another run
+ * took its ports between the check above and now. Throws if it exits for another reason.
+ */
+async function readyOrPortsTaken(run: ScriptRun, script: string): Promise<boolean> {
+  const ready = await new Promise<boolean>((resolve) => {
+    run.child.stdout!.on('data', () => {
+      if (run.output.includes('Open http://localhost:8080/')) resolve(true);
+    });
+    void run.exited.then(() => resolve(false));
   });
+  if (ready) return true;
+  if (run.output.includes('EADDRINUSE')) {
+    console.warn(`npm run ${script} could not be tested: ${run.output}`);
+    return false;
+  }
+  throw new Error(`the example exited before it was ready:\n${run.output}`);
+}
+
+/** Ctrl-C as a terminal sends it, to the whole foreground process group; then how it exited. */
+async function interrupt(run: ScriptRun): Promise<{ exit: [number | null, NodeJS.Signals | null] | 'still running'; output: string }> {
+  process.kill(-run.child.pid!, 'SIGINT');
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([
+    run.exited,
+    new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), 10_000))),
+  ]);
+  clearTimeout(timer);
+  return { exit, output: run.output };
+}
+
+/** Ends a run a failed test left behind, with its whole process group. */
+function killLeftover(run: ScriptRun | undefined): void {
+  const child = run?.child;
+  if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
+}
+
+const stoppedCleanly = { exit: [0, null], output: expect.stringContaining('Shutting down') as string };
+
+describe('npm run example', () => {
+  let run: ScriptRun | undefined;
+  afterAll(() => killLeftover(run));
 
   itWithFreePorts(`starts the tutorial, answers 1, 2, 3 and stops with code 0 on Ctrl-C${skipNote}`, async () => {
-    // `npm run example` runs this script; npm itself is left out because, on Ctrl-C, it
-    // dies of the signal instead of reporting its child's exit code.
-    const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    const [bin, ...args] = pkg.scripts.example!.split(' ');
-    expect(bin).toBe('tsx');
-    const tsx = path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-    const started = spawn(process.execPath, [tsx, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = started;
-    let output = '';
-    started.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    started.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const exited = once(started, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-
-    const ready = await new Promise<boolean>((resolve) => {
-      const onData = (): void => {
-        if (output.includes('Open http://localhost:8080/')) resolve(true);
-      };
-      started.stdout!.on('data', onData);
-      void exited.then(() => resolve(false));
-    });
-    if (!ready && output.includes('EADDRINUSE')) {
-      // Another run took the ports between the check above and now.
-      console.warn(`npm run example could not be tested: ${output}`);
-      return;
-    }
-    if (!ready) throw new Error(`the example exited before it was ready:\n${output}`);
+    run = runScript('example');
+    if (!(await readyOrPortsTaken(run, 'example'))) return;
 
     const answers: string[] = [];
     for (let i = 0; i < 3; i++) answers.push((await request('http://127.0.0.1:8080', { path: '/' })).text);
     expect(answers).toEqual([1, 2, 3].map(answer));
 
-    // Ctrl-C in a terminal signals the whole foreground process group.
-    process.kill(-started.pid!, 'SIGINT');
-    let timer: NodeJS.Timeout | undefined;
-    const bounded = await Promise.race([
-      exited,
-      new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), 10_000))),
-    ]);
-    clearTimeout(timer);
-    expect({ exit: bounded, output }).toEqual({ exit: [0, null], output: expect.stringContaining('Shutting down') as string });
+    expect(await interrupt(run)).toEqual(stoppedCleanly);
   });
 });
 
 describe('npm run example:cluster', () => {
-  let child: ChildProcess | undefined;
-
-  afterAll(() => {
-    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      process.kill(-child.pid, 'SIGKILL');
-    }
-  });
+  let run: ScriptRun | undefined;
+  afterAll(() => killLeftover(run));
 
   itWithFreePorts(`sends a key to the same server from every worker, and stops with code 0 on Ctrl-C${skipNote}`, async () => {
-    const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    const [bin, ...args] = pkg.scripts['example:cluster']!.split(' ');
-    expect(bin).toBe('tsx');
-    const tsx = path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-    const started = spawn(process.execPath, [tsx, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = started;
-    let output = '';
-    started.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    started.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const exited = once(started, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-
-    const ready = await new Promise<boolean>((resolve) => {
-      started.stdout!.on('data', () => {
-        if (output.includes('Open http://localhost:8080/')) resolve(true);
-      });
-      void exited.then(() => resolve(false));
-    });
-    if (!ready && output.includes('EADDRINUSE')) {
-      console.warn(`npm run example:cluster could not be tested: ${output}`);
-      return;
-    }
-    if (!ready) throw new Error(`the example exited before it was ready:\n${output}`);
+    run = runScript('example:cluster');
+    if (!(await readyOrPortsTaken(run, 'example:cluster'))) return;
 
     // Each request is a new connection, and the primary deals connections out in turn.
     const responses = [];
@@ -173,13 +174,6 @@ describe('npm run example:cluster', () => {
     expect(new Set(responses.map((r) => r.text)).size).toBe(1);
     expect(new Set(responses.map((r) => r.headers['x-worker'])).size).toBe(Math.min(2, availableParallelism()));
 
-    process.kill(-started.pid!, 'SIGINT');
-    let timer: NodeJS.Timeout | undefined;
-    const bounded = await Promise.race([
-      exited,
-      new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), 10_000))),
-    ]);
-    clearTimeout(timer);
-    expect({ exit: bounded, output }).toEqual({ exit: [0, null], output: expect.stringContaining('Shutting down') as string });
+    expect(await interrupt(run)).toEqual(stoppedCleanly);
   });
 });
