@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import express from 'express';
-import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
+import express, { type RequestHandler } from 'express';
+import type { LoadBalanceOptions } from 'express-load-balance';
+import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer, type SimpleResponse } from './helpers/servers';
 
 describe('keep-alive connections to upstreams', () => {
   let upstream: RunningServer | undefined;
@@ -55,6 +56,23 @@ describe('keep-alive connections to upstreams', () => {
       return running;
     }
 
+    /**
+     * The racing upstream behind a balancer: GET /warm leaves a pooled connection the
+     * upstream will reset, and `sent` is the request that meets the reset.
+     */
+    async function afterWarmUp(
+      sent: Parameters<typeof request>[1],
+      options: Partial<LoadBalanceOptions> = {},
+      before: RequestHandler[] = [],
+    ): Promise<SimpleResponse> {
+      upstream = await racingUpstream();
+      balanced = await startBalancer({ targets: [upstream.url], ...options }, { before });
+      await request(balanced.url, { path: '/warm' });
+      return request(balanced.url, sent);
+    }
+
+    const streamedPut = { method: 'PUT', path: '/upload', headers: { 'content-type': 'text/plain' }, body: 'streamed' };
+
     it('sends a GET again on a fresh connection: the client never sees the reset', async () => {
       upstream = await racingUpstream();
       balanced = await startBalancer({ targets: [upstream.url] });
@@ -65,43 +83,20 @@ describe('keep-alive connections to upstreams', () => {
     });
 
     it('sends a PUT with a parsed body again, exactly once, on the fresh connection', async () => {
-      upstream = await racingUpstream();
-      balanced = await startBalancer({ targets: [upstream.url] }, { before: [express.json()] });
-      await request(balanced.url, { path: '/warm' });
-      const res = await request(balanced.url, {
-        method: 'PUT',
-        path: '/orders/7',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: 7 }),
-      });
+      const sent = { method: 'PUT', path: '/orders/7', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 7 }) };
+      const res = await afterWarmUp(sent, {}, [express.json()]);
       expect(res.text).toBe('served 2');
       expect(handled).toEqual(['GET /warm', 'PUT /orders/7 {"id":7}']);
     });
 
     it('replays a streamed body it kept (within retryBufferSize) on the fresh connection', async () => {
-      upstream = await racingUpstream();
-      balanced = await startBalancer({ targets: [upstream.url] });
-      await request(balanced.url, { path: '/warm' });
-      const res = await request(balanced.url, {
-        method: 'PUT',
-        path: '/upload',
-        headers: { 'content-type': 'text/plain' },
-        body: 'streamed',
-      });
+      const res = await afterWarmUp(streamedPut);
       expect(res.text).toBe('served 2');
       expect(handled).toEqual(['GET /warm', 'PUT /upload streamed']);
     });
 
     it('does not replay a streamed body it could not keep: 502 instead', async () => {
-      upstream = await racingUpstream();
-      balanced = await startBalancer({ targets: [upstream.url], retryBufferSize: 4 });
-      await request(balanced.url, { path: '/warm' });
-      const res = await request(balanced.url, {
-        method: 'PUT',
-        path: '/upload',
-        headers: { 'content-type': 'text/plain' },
-        body: 'streamed',
-      });
+      const res = await afterWarmUp(streamedPut, { retryBufferSize: 4 });
       expect(res.status).toBe(502);
       expect(handled).toEqual(['GET /warm']);
     });
@@ -109,15 +104,8 @@ describe('keep-alive connections to upstreams', () => {
     // The race and an upstream that read the request and then died look the same from
     // here; sending a POST again could do it twice.
     it.each(['POST', 'PATCH'])('does not send a %s again: 502, never twice', async (method) => {
-      upstream = await racingUpstream();
-      balanced = await startBalancer({ targets: [upstream.url] }, { before: [express.json()] });
-      await request(balanced.url, { path: '/warm' });
-      const res = await request(balanced.url, {
-        method,
-        path: '/orders',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ id: 7 }),
-      });
+      const sent = { method, path: '/orders', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 7 }) };
+      const res = await afterWarmUp(sent, {}, [express.json()]);
       expect(res.status).toBe(502);
       expect(handled).toEqual(['GET /warm']);
     });
