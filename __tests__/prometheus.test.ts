@@ -65,26 +65,19 @@ describe('prometheusMetrics()', () => {
     await ended;
 
     const text = await registry.metrics();
-    expect(samples(text, 'elb_requests_total').sort()).toEqual(
-      [
-        `elb_requests_total{target="${a.url}",method="GET",status_class="2xx"} 1`,
-        `elb_requests_total{target="${a.url}",method="GET",status_class="4xx"} 1`,
-        `elb_requests_total{target="${b.url}",method="POST",status_class="2xx"} 1`,
-        `elb_requests_total{target="${b.url}",method="GET",status_class="error"} 1`,
-        `elb_requests_total{target="${gone}",method="GET",status_class="error"} 1`,
-        `elb_requests_total{target="${gone}",method="DELETE",status_class="error"} 1`,
-      ].sort(),
-    );
-    expect(samples(text, 'elb_request_duration_seconds_count').sort()).toEqual(
-      [
-        `elb_request_duration_seconds_count{target="${a.url}",method="GET",status_class="2xx"} 1`,
-        `elb_request_duration_seconds_count{target="${a.url}",method="GET",status_class="4xx"} 1`,
-        `elb_request_duration_seconds_count{target="${b.url}",method="POST",status_class="2xx"} 1`,
-        `elb_request_duration_seconds_count{target="${b.url}",method="GET",status_class="error"} 1`,
-        `elb_request_duration_seconds_count{target="${gone}",method="GET",status_class="error"} 1`,
-        `elb_request_duration_seconds_count{target="${gone}",method="DELETE",status_class="error"} 1`,
-      ].sort(),
-    );
+    // The six attempts above, one series each, in the counter and in the histogram alike.
+    const attempts = [
+      [a.url, 'GET', '2xx'],
+      [a.url, 'GET', '4xx'],
+      [b.url, 'POST', '2xx'],
+      [b.url, 'GET', 'error'],
+      [gone, 'GET', 'error'],
+      [gone, 'DELETE', 'error'],
+    ];
+    const series = (name: string): string[] =>
+      attempts.map(([target, method, statusClass]) => `${name}{target="${target}",method="${method}",status_class="${statusClass}"} 1`).sort();
+    expect(samples(text, 'elb_requests_total').sort()).toEqual(series('elb_requests_total'));
+    expect(samples(text, 'elb_request_duration_seconds_count').sort()).toEqual(series('elb_request_duration_seconds_count'));
     // Every attempt took under 10 s: the largest default bucket holds all of them.
     expect(text).toContain(`elb_request_duration_seconds_bucket{le="10",target="${a.url}",method="GET",status_class="2xx"} 1`);
     expect(samples(text, 'elb_in_flight_requests').sort()).toEqual(
