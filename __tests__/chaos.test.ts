@@ -3,7 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { LoadBalanceOptions } from 'express-load-balance';
-import { nextEvent } from './helpers/health';
+import { nextEvent } from './helpers/events';
 import { startRestartable, type RestartableUpstream } from './helpers/restartable';
 import { closeAll, deadUrl, first, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
 import { runConcurrently } from './helpers/hold';

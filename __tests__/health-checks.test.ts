@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { HealthCheckOptions, LoadBalanceMiddleware } from 'express-load-balance';
-import { nextEvent, startProbed, type ProbedUpstream } from './helpers/health';
+import { nextEvent } from './helpers/events';
+import { startProbed, type ProbedUpstream } from './helpers/health';
 import { closeAll, deadUrl, request, startBalancer, type Balanced } from './helpers/servers';
 
 // Short enough that a state change takes a few tens of ms; the thresholds stay at 2 so

@@ -1,5 +1,5 @@
 import type { LoadBalanceOptions, TargetHealthEvent } from 'express-load-balance';
-import { nextEvent } from './helpers/health';
+import { nextEvent } from './helpers/events';
 import { closeAll, first, request, startBalancer, startSwitchable, type Balanced, type SwitchableUpstream } from './helpers/servers';
 
 // `first` keeps the failing target first in line, so every request tries it as long as

@@ -1,24 +1,9 @@
 import http from 'node:http';
 import { Registry } from 'prom-client';
-import type { LoadBalanceMiddleware, ProxyEndEvent } from 'express-load-balance';
 import { prometheusMetrics } from '../src/prometheus';
-import { nextEvent } from './helpers/health';
+import { endings, nextEvent } from './helpers/events';
 import { Holder } from './helpers/hold';
 import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-
-/** Resolves with the next `proxyEnd` events, `n` of them. */
-function nextEnds(lb: LoadBalanceMiddleware, n: number): Promise<ProxyEndEvent[]> {
-  const seen: ProxyEndEvent[] = [];
-  return new Promise((resolve) => {
-    const listener = (event: ProxyEndEvent): void => {
-      seen.push(event);
-      if (seen.length < n) return;
-      lb.off('proxyEnd', listener);
-      resolve(seen);
-    };
-    lb.on('proxyEnd', listener);
-  });
-}
 
 /** The sample lines of a scrape whose name starts with `name`, without HELP/TYPE comments. */
 function samples(text: string, name: string): string[] {
@@ -55,14 +40,14 @@ describe('prometheusMetrics()', () => {
     const registry = new Registry();
     prometheusMetrics(balanced.lb, { registry });
 
-    const ended = nextEnds(balanced.lb, 6);
+    const ended = endings(balanced.lb);
     expect((await request(balanced.url, { path: '/' })).status).toBe(200); // a
     expect((await request(balanced.url, { method: 'POST', path: '/', body: 'x' })).status).toBe(200); // b
     expect((await request(balanced.url, { path: '/' })).status).toBe(502); // gone
     expect((await request(balanced.url, { path: '/missing' })).status).toBe(404); // a
     await expect(request(balanced.url, { path: '/broken' })).rejects.toThrow(); // b, broken midway
     expect((await request(balanced.url, { method: 'DELETE', path: '/' })).status).toBe(502); // gone
-    await ended;
+    await ended.count(6);
 
     const text = await registry.metrics();
     // The six attempts above, one series each, in the counter and in the histogram alike.
@@ -99,9 +84,10 @@ describe('prometheusMetrics()', () => {
       `elb_in_flight_requests{target="${upstreams[0]!.url}"} 1`,
     ]);
 
-    const ended = nextEnds(balanced.lb, 1);
+    const ended = endings(balanced.lb);
     client.destroy();
-    const [event] = await ended;
+    await ended.count(1);
+    const [event] = ended.events;
     expect(event).toMatchObject({ result: 'aborted', status: undefined });
     const text = await registry.metrics();
     expect(samples(text, 'elb_requests_total')).toEqual([
@@ -131,9 +117,9 @@ describe('prometheusMetrics()', () => {
     expect(samples(await registry.metrics(), 'front_target_up').sort()).toEqual(
       [`front_target_up{target="${bad.url}"} 0`, `front_target_up{target="${good.url}"} 1`].sort(),
     );
-    const ended = nextEnds(balanced.lb, 1);
+    const ended = endings(balanced.lb);
     expect((await request(balanced.url)).status).toBe(200);
-    await ended;
+    await ended.count(1);
     expect(samples(await registry.metrics(), 'front_requests_total').sort()).toEqual(
       [
         `front_requests_total{target="${bad.url}",method="GET",status_class="5xx"} 1`,
@@ -170,9 +156,9 @@ describe('prometheusMetrics()', () => {
     expect(await registry.metrics()).toBe('\n');
 
     const again = prometheusMetrics(balanced.lb, { registry });
-    const ended = nextEnds(balanced.lb, 1);
+    const ended = endings(balanced.lb);
     expect((await request(balanced.url)).status).toBe(200);
-    await ended;
+    await ended.count(1);
     expect(samples(await registry.metrics(), 'elb_requests_total')).toEqual([
       `elb_requests_total{target="${upstreams[0]!.url}",method="GET",status_class="2xx"} 1`,
     ]);

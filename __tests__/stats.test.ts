@@ -1,20 +1,6 @@
-import type { LoadBalanceMiddleware, ProxyEndEvent } from 'express-load-balance';
+import { endings } from './helpers/events';
 import { Holder } from './helpers/hold';
 import { closeAll, deadUrl, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-
-/** Collects `proxyEnd` events, so a test can await the moment attempts are settled. */
-function endings(lb: LoadBalanceMiddleware): { events: ProxyEndEvent[]; count(n: number): Promise<void> } {
-  const events: ProxyEndEvent[] = [];
-  let waiters: Array<{ n: number; resolve: () => void }> = [];
-  lb.on('proxyEnd', (event) => {
-    events.push(event);
-    waiters = waiters.filter((w) => (events.length >= w.n ? (w.resolve(), false) : true));
-  });
-  return {
-    events,
-    count: (n) => (events.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
-  };
-}
 
 describe('lb.stats() over real requests', () => {
   let upstreams: Upstream[] = [];

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import type { LoadBalanceMiddleware, TargetHealthEvent } from 'express-load-balance';
 import { startRestartable, type RestartableUpstream } from './restartable';
 
 /** One health probe as the upstream saw it. */
@@ -55,16 +54,4 @@ export async function startProbed(name: string, health: number | 'hang' = 200): 
       probes.length >= count ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ count, resolve })),
   });
   return self;
-}
-
-/** The next `targetDown`/`targetUp` event about the target with this URL. */
-export function nextEvent(lb: LoadBalanceMiddleware, name: 'targetDown' | 'targetUp', url: string): Promise<TargetHealthEvent> {
-  return new Promise((resolve) => {
-    const listener = (event: TargetHealthEvent): void => {
-      if (event.target.url !== url) return;
-      lb.off(name, listener);
-      resolve(event);
-    };
-    lb.on(name, listener);
-  });
 }
