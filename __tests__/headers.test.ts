@@ -1,8 +1,6 @@
-import { once } from 'node:events';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { rawRequest } from './helpers/raw-client';
+import { respond, startRawUpstream } from './helpers/raw-upstream';
 import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 /** Pairs of a rawHeaders array, names lower-cased, in order. */
@@ -14,36 +12,6 @@ function pairs(rawHeaders: string[]): Array<[string, string]> {
 
 function valuesOf(headers: Array<[string, string]>, name: string): string[] {
   return headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
-}
-
-/**
- * An upstream that answers every request with a fixed, hand-written response head, so
- * a test controls every header line (node:http would add or merge some).
- */
-async function startRawUpstream(head: string[], body: string): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    let received = '';
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      if (!received.includes('\r\n\r\n')) return;
-      received = '';
-      socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 describe('request headers', () => {
@@ -250,7 +218,7 @@ describe('response headers', () => {
   ];
 
   async function fetchThrough(): Promise<Array<[string, string]>> {
-    upstream = await startRawUpstream(HEAD, '5\r\nhello\r\n0\r\n\r\n');
+    upstream = await startRawUpstream(respond(HEAD, '5\r\nhello\r\n0\r\n\r\n'));
     balanced = await startBalancer({ targets: [upstream.url] });
     const response = await request(balanced.url, { path: '/r' });
     expect(response.status).toBe(200);
@@ -271,7 +239,7 @@ describe('response headers', () => {
   );
 
   it('does not pass the upstream Transfer-Encoding on: an HTTP/1.0 client gets the plain body', async () => {
-    upstream = await startRawUpstream(HEAD, '5\r\nhello\r\n0\r\n\r\n');
+    upstream = await startRawUpstream(respond(HEAD, '5\r\nhello\r\n0\r\n\r\n'));
     balanced = await startBalancer({ targets: [upstream.url] });
 
     // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): the balancer's server ends the body
