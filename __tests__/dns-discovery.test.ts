@@ -1,7 +1,7 @@
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions } from 'express-load-balance';
-import { startDns, watchedResolver, type Srv, type TestDns } from './helpers/dns-server';
+import { startDns, watchedResolver, type Srv, type TestDns, type WatchedResolver } from './helpers/dns-server';
 import { Holder } from './helpers/hold';
 import { answers, closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
 
@@ -41,6 +41,14 @@ describe('targets from DNS', () => {
     return balanced;
   }
 
+  /** A balancer following `name` through a watched resolver every 5 ms, once it has its first answer. */
+  async function following(name: string, options: DnsTargetsOptions = {}): Promise<Balanced & { resolver: WatchedResolver }> {
+    const resolver = watchedResolver(dns, name);
+    const started = await balance(name, { ...options, interval: 5, servers: undefined, resolver });
+    await started.lb.ready();
+    return Object.assign(started, { resolver });
+  }
+
   it('spreads requests over the SRV records by their weights, sending the SRV host name in Host', async () => {
     const [a, b] = await startUpstreams('a', 'b');
     dns.srv.set(SERVICE, [srv(a!, 1), srv(b!, 3)]);
@@ -63,9 +71,7 @@ describe('targets from DNS', () => {
   it('follows the SRV set as it grows and shrinks; a target that left finishes its request in flight', async () => {
     const [a, b, c] = await startUpstreams('a', 'b', 'c');
     dns.srv.set(SERVICE, [srv(a!)]);
-    const resolver = watchedResolver(dns, SERVICE);
-    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
-    await lb.ready();
+    const { lb, url, resolver } = await following(SERVICE);
     expect(lb.targets().map((t) => t.url)).toEqual([a!.url]);
     const held = request(url, { path: '/slow' });
     await holder.arrived(1);
@@ -89,9 +95,7 @@ describe('targets from DNS', () => {
   it('uses only the lowest SRV priority, and the next one once the lowest is gone', async () => {
     const [a, b] = await startUpstreams('a', 'b');
     dns.srv.set(SERVICE, [srv(b!, 1, 20), srv(a!, 1, 10)]);
-    const resolver = watchedResolver(dns, SERVICE);
-    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
-    await lb.ready();
+    const { url, resolver } = await following(SERVICE);
     expect(await answers(url, 3)).toBe('a a a');
 
     dns.srv.set(SERVICE, [srv(b!, 1, 20)]);
@@ -102,9 +106,7 @@ describe('targets from DNS', () => {
   it('takes a new SRV weight for a target it already has, and counts a weight of 0 as 1', async () => {
     const [a, b] = await startUpstreams('a', 'b');
     dns.srv.set(SERVICE, [srv(a!, 0), srv(b!, 0)]);
-    const resolver = watchedResolver(dns, SERVICE);
-    const { lb } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
-    await lb.ready();
+    const { lb, resolver } = await following(SERVICE);
     expect(lb.targets().map((t) => t.weight)).toEqual([1, 1]);
 
     dns.srv.set(SERVICE, [srv(a!, 5), srv(b!, 0)]);
@@ -115,9 +117,7 @@ describe('targets from DNS', () => {
   it('keeps the last targets while the DNS server is down, and follows it again once it is back', async () => {
     const [a, b] = await startUpstreams('a', 'b');
     dns.srv.set(SERVICE, [srv(a!)]);
-    const resolver = watchedResolver(dns, SERVICE);
-    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
-    await lb.ready();
+    const { lb, url, resolver } = await following(SERVICE);
 
     await dns.stop();
     await resolver.lookups(3);
@@ -134,9 +134,7 @@ describe('targets from DNS', () => {
   it('keeps the last targets when an answer names none', async () => {
     const [a] = await startUpstreams('a');
     dns.srv.set(SERVICE, [srv(a!)]);
-    const resolver = watchedResolver(dns, SERVICE);
-    const { lb, url } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
-    await lb.ready();
+    const { lb, url, resolver } = await following(SERVICE);
 
     dns.srv.delete(SERVICE);
     await resolver.lookups(2);
@@ -151,9 +149,7 @@ describe('targets from DNS', () => {
     const [a] = await startUpstreams('a');
     const name = 'api.default.svc.test';
     dns.a.set(name, ['127.0.0.1']);
-    const resolver = watchedResolver(dns, name);
-    const { lb, url } = await balance(name, { port: a!.port, basePath: '/v1', interval: 5, servers: undefined, resolver });
-    await lb.ready();
+    const { lb, url, resolver } = await following(name, { port: a!.port, basePath: '/v1' });
     expect(lb.targets().map((t) => t.url)).toEqual([`${a!.url}/v1`]);
     expect((await request(url, { path: '/users' })).status).toBe(200);
     expect(a!.seen[0]).toMatchObject({ url: '/v1/users', headers: { host: `${name}:${a!.port}` } });
@@ -172,9 +168,7 @@ describe('targets from DNS', () => {
     try {
       const [a, b] = await startUpstreams('a', 'b');
       dns.srv.set(SERVICE, [srv(a!)]);
-      const resolver = watchedResolver(dns, SERVICE);
-      const { lb } = await balance(SERVICE, { interval: 5, servers: undefined, resolver });
-      await lb.ready();
+      const { resolver } = await following(SERVICE);
       dns.srv.set(SERVICE, [srv(b!, 2)]);
       await resolver.lookups(2);
       await dns.stop();

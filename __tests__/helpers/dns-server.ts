@@ -78,12 +78,15 @@ export async function startDns(): Promise<TestDns> {
   return dns;
 }
 
+/** A resolver that also tells when lookups of its name have started; see {@link watchedResolver}. */
+export type WatchedResolver = DnsResolver & { lookups(count: number): Promise<void> };
+
 /**
  * A real resolver asking `dns`, which also tells when a lookup of `name` starts. The
  * balancer starts a lookup only after it applied the previous answer, so once two have
  * started after a change, the change has been applied: no timers in the tests.
  */
-export function watchedResolver(dns: TestDns, name: string): DnsResolver & { lookups(count: number): Promise<void> } {
+export function watchedResolver(dns: TestDns, name: string): WatchedResolver {
   const real = new Resolver({ timeout: 1_000, tries: 1 });
   real.setServers([dns.address]);
   let started = 0;
