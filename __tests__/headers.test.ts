@@ -1,7 +1,8 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import express from 'express';
-import { rawRequest } from './helpers/raw-client';
+import { rawRequest, type RawResponse } from './helpers/raw-client';
 import { respond, startRawUpstream } from './helpers/raw-upstream';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type SeenRequest, type Upstream } from './helpers/servers';
 
 /** Pairs of a rawHeaders array, names lower-cased, in order. */
 function pairs(rawHeaders: string[]): Array<[string, string]> {
@@ -25,6 +26,19 @@ describe('request headers', () => {
     return { upstream, balanced };
   }
 
+  /**
+   * Sends `head` as raw bytes through a fresh balancer: its answer, the request the
+   * upstream received, and that request's headers (`seen`).
+   */
+  async function sendRaw(
+    head: string,
+  ): Promise<{ response: RawResponse; received: SeenRequest; seen: IncomingHttpHeaders; upstream: Upstream }> {
+    const { upstream, balanced } = await setUp();
+    const response = await rawRequest(balanced.front.port, head);
+    const received = upstream.seen[0]!;
+    return { response, received, seen: received.headers, upstream };
+  }
+
   it.each([
     ['Connection', 'Connection: x-secret, X-Other'],
     ['Keep-Alive', 'Keep-Alive: timeout=99, max=7'],
@@ -35,12 +49,9 @@ describe('request headers', () => {
     ['Proxy-Authorization', 'Proxy-Authorization: Basic cHJveHk6c2VjcmV0'],
     ['Proxy-Authenticate', 'Proxy-Authenticate: Basic realm="proxy"'],
   ])('does not forward the hop-by-hop %s header', async (name, line) => {
-    const { upstream, balanced } = await setUp();
-
-    const response = await rawRequest(balanced.front.port, `GET /h HTTP/1.1\r\nHost: front\r\n${line}\r\nX-Kept: yes`);
+    const { response, seen } = await sendRaw(`GET /h HTTP/1.1\r\nHost: front\r\n${line}\r\nX-Kept: yes`);
 
     expect(response.status).toBe(200);
-    const seen = upstream.seen[0]!.headers;
     expect(seen['x-kept']).toBe('yes');
     const key = name.toLowerCase();
     // The balancer's own connection to the upstream has its own Connection header.
@@ -49,28 +60,20 @@ describe('request headers', () => {
   });
 
   it('does not forward the headers the client Connection header names', async () => {
-    const { upstream, balanced } = await setUp();
-
-    await rawRequest(
-      balanced.front.port,
+    const { seen } = await sendRaw(
       'GET /h HTTP/1.1\r\nHost: front\r\nConnection: keep-alive, X-Secret\r\nConnection: x-other\r\nX-Secret: 1\r\nX-Other: 2\r\nX-Kept: yes',
     );
 
-    const seen = upstream.seen[0]!.headers;
     expect(seen['x-secret']).toBeUndefined();
     expect(seen['x-other']).toBeUndefined();
     expect(seen['x-kept']).toBe('yes');
   });
 
   it('cannot be made to drop the headers the balancer sets by naming them in Connection', async () => {
-    const { upstream, balanced } = await setUp();
-
-    await rawRequest(
-      balanced.front.port,
+    const { seen, upstream } = await sendRaw(
       'GET /h HTTP/1.1\r\nHost: front\r\nConnection: host, x-forwarded-for, x-forwarded-proto, x-forwarded-host\r\nX-Forwarded-For: 6.6.6.6',
     );
 
-    const seen = upstream.seen[0]!.headers;
     expect(seen.host).toBe(`127.0.0.1:${upstream.port}`);
     // The list the client named as hop-by-hop is dropped; the real peer is still added.
     expect(seen['x-forwarded-for']).toBe('127.0.0.1');
@@ -101,11 +104,9 @@ describe('request headers', () => {
   });
 
   it('adds nothing of its own but Host and X-Forwarded-* to a bare GET', async () => {
-    const { upstream, balanced } = await setUp();
+    const { seen } = await sendRaw('GET /h HTTP/1.1\r\nHost: front');
 
-    await rawRequest(balanced.front.port, 'GET /h HTTP/1.1\r\nHost: front');
-
-    expect(Object.keys(upstream.seen[0]!.headers).sort()).toEqual([
+    expect(Object.keys(seen).sort()).toEqual([
       'connection',
       'host',
       'x-forwarded-for',
@@ -115,11 +116,8 @@ describe('request headers', () => {
   });
 
   it('adds no Content-Type, Accept or User-Agent to a bodiless POST', async () => {
-    const { upstream, balanced } = await setUp();
+    const { received: seen } = await sendRaw('POST /h HTTP/1.1\r\nHost: front\r\nContent-Length: 0');
 
-    await rawRequest(balanced.front.port, 'POST /h HTTP/1.1\r\nHost: front\r\nContent-Length: 0');
-
-    const seen = upstream.seen[0]!;
     expect(seen.method).toBe('POST');
     expect(seen.body).toHaveLength(0);
     for (const name of ['content-type', 'accept', 'user-agent', 'accept-encoding']) {
@@ -164,12 +162,11 @@ describe('request headers', () => {
   it.each([[['1.2.3.4']], [['1.2.3.4, 10.0.0.1']], [['1.2.3.4', '10.0.0.1']]])(
     'sends only the peer address when trust proxy is off, whatever X-Forwarded-For %j says',
     async (incoming) => {
-      const { upstream, balanced } = await setUp();
       const lines = incoming.map((value) => `\r\nX-Forwarded-For: ${value}`).join('');
 
-      await rawRequest(balanced.front.port, `GET /h HTTP/1.1\r\nHost: front${lines}`);
+      const { seen } = await sendRaw(`GET /h HTTP/1.1\r\nHost: front${lines}`);
 
-      expect(upstream.seen[0]!.headers['x-forwarded-for']).toBe('127.0.0.1');
+      expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     },
   );
 
