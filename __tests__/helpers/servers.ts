@@ -195,7 +195,8 @@ export function request(
 
 /** The name of the {@link startUpstream} upstream that sent this response. */
 export function answeredBy(response: SimpleResponse): string {
-  return response.text.startsWith(ANSWER_PREFIX) ? response.text.slice(ANSWER_PREFIX.length) : `(not an upstream's answer: ${response.status} ${response.text})`;
+  const { text, status } = response;
+  return text.startsWith(ANSWER_PREFIX) ? text.slice(ANSWER_PREFIX.length) : `(not an upstream's answer: ${status} ${text})`;
 }
 
 /** Which upstreams answered `count` GETs to `url`, one after another: their names, space-separated ("a b a"). */
