@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { AxiosInstance } from 'axios';
-import { createAxios } from './axios-options';
+import { axiosChangesRequests, createAxios } from './axios-options';
 import type { NextFunction, Request, Response } from 'express';
 import { requestBody } from './body';
 import { DnsDiscovery } from './discovery/runner';
@@ -67,30 +67,6 @@ function withPoolBookkeeping(
       }
     },
   };
-}
-
-/** Whether an axios interceptor list holds any (ejected ones are left as null). */
-function hasActive(handlers: ReadonlyArray<unknown> | undefined): boolean {
-  if (handlers === undefined) return false;
-  for (let i = 0; i < handlers.length; i++) if (handlers[i] !== null) return true;
-  return false;
-}
-
-/**
- * Whether axios defaults carry any header: at the top level, or in `common` or a
- * per-method group. axios's own defaults carry none once Accept is removed (its
- * `Content-Type: undefined` is no header), so any found was set by the user.
- */
-function hasHeaders(headers: Record<string, unknown>): boolean {
-  for (const key in headers) {
-    const value = headers[key];
-    if (value === undefined || value === null) continue;
-    if (typeof value !== 'object') return true;
-    for (const name in value as Record<string, unknown>) {
-      if ((value as Record<string, unknown>)[name] !== undefined) return true;
-    }
-  }
-  return false;
 }
 
 /**
@@ -280,12 +256,7 @@ export class Balancer implements ForwardContext, UpgradeContext {
   }
 
   direct(): boolean {
-    const { interceptors, defaults } = this.axios;
-    return (
-      !hasActive(interceptors.request.handlers) &&
-      !hasActive(interceptors.response.handlers) &&
-      !hasHeaders(defaults.headers as unknown as Record<string, unknown>)
-    );
+    return !axiosChangesRequests(this.axios);
   }
 
   get closed(): boolean {
