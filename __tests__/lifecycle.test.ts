@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import express from 'express';
 import { NoTargetError, loadBalance } from 'express-load-balance';
 import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
 
@@ -30,10 +31,21 @@ describe('lb.close()', () => {
 });
 
 describe('the shorthand loadBalance(targets, strategy)', () => {
-  it('takes a targets array and an optional strategy name', async () => {
-    const lb = loadBalance(['http://127.0.0.1:1', 'http://127.0.0.1:2'], 'random');
-    expect(lb.targets().map((t) => t.url)).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:2']);
-    await lb.close();
+  it('balances over the targets with the strategy it was given', async () => {
+    const upstreams = await Promise.all(['a', 'b'].map((name) => listen((_req, res) => res.end(name))));
+    const lb = loadBalance(
+      upstreams.map((u) => u.url),
+      (targets) => targets[1],
+    );
+    const app = express();
+    app.use(lb);
+    const front = await listen(app);
+    try {
+      expect([(await request(front.url)).text, (await request(front.url)).text]).toEqual(['b', 'b']);
+    } finally {
+      await lb.close();
+      await closeAll(front, ...upstreams);
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import { copyResponseHead, type UpstreamHeaders } from './headers';
 import type { TargetState } from './pool';
 import { mayRetry, type RetryableFailure, type RetryBudget } from './retry';
 import type { Strategy } from './strategies/types';
-import { dispatch, HOP, Hop, type DispatchCallbacks, type TransportError } from './transport';
+import { dispatch, HOP, Hop, type DispatchCallbacks } from './transport';
 import { joinBasePath } from './upstream-path';
 
 /** What an exchange needs from its balancer. */
@@ -114,11 +114,8 @@ export class Exchange implements DispatchCallbacks {
     // there; a false value stops it and is itself dropped before sending.
     if (headers['content-type'] === undefined) headers['content-type'] = false;
     const config = { method: this.req.method, url: target.url + this.relative, headers, [HOP]: this.hop };
-    ctx.axios.request(config as AxiosRequestConfig).then(this.onAxiosResponse, this.onFailure);
+    ctx.axios.request(config as AxiosRequestConfig).then(this.onAxiosResponse, this.onError);
   }
-
-  /** The transport's failure callback, when called without axios. */
-  readonly onError = (error: TransportError): void => this.onFailure(error);
 
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return;
@@ -220,7 +217,11 @@ export class Exchange implements DispatchCallbacks {
     this.next(error);
   }
 
-  private readonly onFailure = (err: unknown): void => {
+  /**
+   * The attempt failed: from the transport (called directly, or as axios's rejection)
+   * or from an axios interceptor, which the hop's missing failure phase tells apart.
+   */
+  readonly onError = (err: unknown): void => {
     const { target } = this;
     if (this.clientClosed) {
       this.end(true, undefined, undefined);

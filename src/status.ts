@@ -66,7 +66,7 @@ function row(target: TargetStats): string {
 }
 
 /** The HTML status page: one table row per target, totals at the foot. */
-export function renderStatusPage(stats: BalancerStats): string {
+function renderStatusPage(stats: BalancerStats): string {
   const { totals } = stats;
   const seconds = Math.round(stats.windowMs / 1000);
   const panic = stats.panic
