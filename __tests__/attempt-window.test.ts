@@ -1,4 +1,4 @@
-import { AttemptWindow } from '../src/attempt-window';
+import { AttemptWindow } from '../src/observability/attempt-window';
 
 /** A 60 s window in 6 buckets of 10 s, as the balancer uses. */
 function windowWith(samples: ReadonlyArray<readonly [at: number, durationMs: number, ok?: boolean]>): AttemptWindow {

@@ -1,12 +1,12 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Request } from 'express';
-import { consistentHash } from '../src/strategies/consistent-hash';
-import { leastConnections } from '../src/strategies/least-connections';
-import { peakEwma } from '../src/strategies/peak-ewma';
-import { powerOfTwo } from '../src/strategies/power-of-two';
-import { random } from '../src/strategies/random';
-import { roundRobin } from '../src/strategies/round-robin';
-import type { StrategyFactory } from '../src/strategies/types';
+import { consistentHash } from '../src/balancing/strategies/consistent-hash';
+import { leastConnections } from '../src/balancing/strategies/least-connections';
+import { peakEwma } from '../src/balancing/strategies/peak-ewma';
+import { powerOfTwo } from '../src/balancing/strategies/power-of-two';
+import { random } from '../src/balancing/strategies/random';
+import { roundRobin } from '../src/balancing/strategies/round-robin';
+import type { StrategyFactory } from '../src/balancing/strategies/types';
 import { context, makePool } from './helpers/targets';
 
 const PICKS = 20_000;

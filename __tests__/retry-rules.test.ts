@@ -1,4 +1,4 @@
-import { mayRetry, RetryBudget } from '../src/retry';
+import { mayRetry, RetryBudget } from '../src/resilience/retry';
 
 describe('which failures may be retried', () => {
   it.each`

@@ -5,7 +5,7 @@ import express from 'express';
 import express4 from 'express4';
 import type { Express } from 'express';
 import { loadBalance } from 'express-load-balance';
-import { joinBasePath, relativePath } from '../src/upstream-path';
+import { joinBasePath, relativePath } from '../src/forwarding/upstream-path';
 import { rawGet, rawRequest } from './helpers/raw-client';
 import { closeAll, listen, startBalancer, startUpstream, type Balanced, type RunningServer, type Upstream } from './helpers/servers';
 

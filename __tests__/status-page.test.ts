@@ -5,7 +5,7 @@ import express, { type Express } from 'express';
 import express4 from 'express4';
 import { chromium, type Browser } from 'playwright-core';
 import type { TargetHealthEvent } from 'express-load-balance';
-import { escapeHtml } from '../src/status';
+import { escapeHtml } from '../src/observability/status-page';
 import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 const CHROMIUM = '/usr/bin/chromium';

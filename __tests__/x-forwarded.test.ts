@@ -3,7 +3,7 @@ import express4 from 'express4';
 import express from 'express';
 import type { Express, Request, RequestHandler } from 'express';
 import { loadBalance, type LoadBalanceOptions } from 'express-load-balance';
-import { trustedForwardedFor, type TrustProxy } from '../src/headers';
+import { trustedForwardedFor, type TrustProxy } from '../src/forwarding/headers';
 import { rawRequest } from './helpers/raw-client';
 import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 

@@ -3,9 +3,9 @@
 // forwarding one (tens of microseconds): round-robin under 5 M picks/s, or another
 // strategy under 1 M, is flagged.
 import type { Request } from 'express';
-import { parseTarget } from '../src/options';
-import { Pool } from '../src/pool';
-import { STRATEGY_NAMES, strategyFactory } from '../src/strategies';
+import { parseTarget } from '../src/options/normalize';
+import { Pool } from '../src/balancing/pool';
+import { STRATEGY_NAMES, strategyFactory } from '../src/balancing/strategies';
 
 const TARGETS = 10;
 /** Picks per timed iteration: one pick is too short for the timer to see. */

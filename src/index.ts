@@ -1,14 +1,14 @@
 export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
-export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options';
-export type { AxiosOption } from './axios-options';
-export type { PathRewrite, PathRewriteFunction } from './path-rewrite';
-export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } from './resilience-options';
-export type { Target, TargetSnapshot } from './pool';
+export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options/normalize';
+export type { AxiosOption } from './forwarding/axios-instance';
+export type { PathRewrite, PathRewriteFunction } from './options/path-rewrite';
+export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } from './options/resilience';
+export type { Target, TargetSnapshot } from './balancing/pool';
 export { dnsTargets, type DnsTargetsOptions } from './discovery/dns';
-export type { DnsResolver, DnsTargets } from './discovery/source';
-export type { BalancerStats, TargetStats } from './stats';
-export type { LatencyPercentiles, WindowStats } from './attempt-window';
-export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './strategies/types';
+export type { DnsResolver, DnsTargets } from './options/dns-source';
+export type { BalancerStats, TargetStats } from './observability/stats';
+export type { LatencyPercentiles, WindowStats } from './observability/attempt-window';
+export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
 export type {
   ErrorEvent,
   Listener,
@@ -18,7 +18,7 @@ export type {
   ProxyResEvent,
   RetryEvent,
   TargetHealthEvent,
-} from './events';
+} from './observability/events';
 export {
   BadGatewayError,
   BadRequestError,

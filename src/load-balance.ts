@@ -3,12 +3,12 @@ import type { Duplex } from 'node:stream';
 import type { AxiosInstance } from 'axios';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Balancer } from './balancer';
-import type { Listener, LoadBalanceEvents } from './events';
-import { normalizeOptions, type LoadBalanceOptions, type TargetInput } from './options';
-import type { TargetSnapshot } from './pool';
-import type { BalancerStats } from './stats';
-import { statusHandler } from './status';
-import type { Strategy, StrategyFunction, StrategyName } from './strategies/types';
+import type { Listener, LoadBalanceEvents } from './observability/events';
+import { normalizeOptions, type LoadBalanceOptions, type TargetInput } from './options/normalize';
+import type { TargetSnapshot } from './balancing/pool';
+import type { BalancerStats } from './observability/stats';
+import { statusHandler } from './observability/status-page';
+import type { Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
 
 /**
  * The middleware `loadBalance()` returns: use it with `app.use(path, lb)`; the extra

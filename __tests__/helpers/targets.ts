@@ -1,6 +1,6 @@
-import { parseTarget } from '../../src/options';
-import { Pool, type TargetState } from '../../src/pool';
-import type { HashKey, StrategyContext } from '../../src/strategies/types';
+import { parseTarget } from '../../src/options/normalize';
+import { Pool, type TargetState } from '../../src/balancing/pool';
+import type { HashKey, StrategyContext } from '../../src/balancing/strategies/types';
 
 /** Targets a, b, c, … (http://a:1, …) with the given weights and in-flight counts, as the pool makes them. */
 export function makePool(setup: ReadonlyArray<{ weight?: number; inFlight?: number }>, ewmaWindow = 10_000): Pool {

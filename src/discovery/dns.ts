@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { Resolver } from 'node:dns/promises';
-import { parseTarget, type TargetSpec } from '../options';
-import { fail, milliseconds, optionObject, own } from '../validate';
-import { brand, type DnsResolver, type DnsTargets } from './source';
+import { parseTarget, type TargetSpec } from '../options/normalize';
+import { fail, milliseconds, optionObject, own } from '../options/validate';
+import { brand, type DnsResolver, type DnsTargets } from '../options/dns-source';
 
 /**
  * Options of {@link dnsTargets}.

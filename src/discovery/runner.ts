@@ -1,7 +1,7 @@
-import type { TargetSpec } from '../options';
-import { log } from '../log';
+import type { TargetSpec } from '../options/normalize';
+import { log } from '../observability/log';
 import { createResolver, resolveTargets } from './dns';
-import type { DnsResolver, DnsTargets } from './source';
+import type { DnsResolver, DnsTargets } from '../options/dns-source';
 
 /** What discovery changes: the balancer's pool, through its add and remove. */
 export interface DiscoverySink {

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Events } from '../events';
-import { log } from '../log';
-import type { Pool, TargetState } from '../pool';
+import type { Events } from '../observability/events';
+import { log } from '../observability/log';
+import type { Pool, TargetState } from '../balancing/pool';
 
 /** The validated `healthCheck` option. */
 export interface HealthCheckConfig {

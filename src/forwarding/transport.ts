@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { AxiosError } from 'axios';
 import type { RequestBody } from './body';
-import type { TargetState } from './pool';
+import type { TargetState } from '../balancing/pool';
 
 /**
  * Everything the transport needs for one upstream attempt, handed through axios's

@@ -1,6 +1,6 @@
 import type { ClientRequest } from 'node:http';
 import type { Request } from 'express';
-import { PayloadTooLargeError } from './errors';
+import { PayloadTooLargeError } from '../errors';
 
 /**
  * What is sent upstream as the request body: the client's stream (wrapped so it can be

@@ -3,15 +3,15 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Request } from 'express';
 import { createProxyMiddleware, type Options, type Plugin, type RequestHandler } from 'http-proxy-middleware';
-import { BadRequestError, LoadBalanceError, NoTargetError } from './errors';
-import type { Events } from './events';
-import type { OutlierDetection } from './health/passive';
-import { upstreamRequestHeaders } from './headers';
-import type { XForwardedMode } from './options';
-import type { TargetState } from './pool';
-import type { Strategy } from './strategies/types';
-import { closeAfterFlush, HandshakeTimeout, refuse, Tunnel, type TunnelOwner } from './upgrade-tunnel';
-import { joinBasePath, relativePath } from './upstream-path';
+import { BadRequestError, LoadBalanceError, NoTargetError } from '../errors';
+import type { Events } from '../observability/events';
+import type { OutlierDetection } from '../resilience/outlier-detection';
+import { upstreamRequestHeaders } from '../forwarding/headers';
+import type { XForwardedMode } from '../options/normalize';
+import type { TargetState } from '../balancing/pool';
+import type { Strategy } from '../balancing/strategies/types';
+import { closeAfterFlush, HandshakeTimeout, refuse, Tunnel, type TunnelOwner } from './tunnel';
+import { joinBasePath, relativePath } from '../forwarding/upstream-path';
 
 /** What the WebSocket proxy needs from its balancer. */
 export interface UpgradeContext {

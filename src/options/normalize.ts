@@ -1,12 +1,12 @@
 import type { Request } from 'express';
-import { isDnsTargets, type DnsTargets } from './discovery/source';
-import { parseAxiosOption, type AxiosBase, type AxiosOption } from './axios-options';
+import { isDnsTargets, type DnsTargets } from './dns-source';
+import { parseAxiosOption, type AxiosBase, type AxiosOption } from '../forwarding/axios-instance';
 import { parsePathRewrite, type PathRewrite, type PathRewriteFunction } from './path-rewrite';
-import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience-options';
-import { strategyFactory } from './strategies';
+import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience';
+import { strategyFactory } from '../balancing/strategies';
 import { parseTargets, type TargetInput, type TargetSpec } from './targets';
 import { fail, milliseconds, own, positiveNumber, wholeNumber } from './validate';
-import type { HashKey, Strategy, StrategyFactory, StrategyFunction, StrategyName } from './strategies/types';
+import type { HashKey, Strategy, StrategyFactory, StrategyFunction, StrategyName } from '../balancing/strategies/types';
 
 export { parseTarget, parseTargets, type TargetInput, type TargetSpec } from './targets';
 

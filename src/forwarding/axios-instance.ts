@@ -7,7 +7,7 @@ import axios, {
   type CreateAxiosDefaults,
   type InternalAxiosRequestConfig,
 } from 'axios';
-import { fail, own } from './validate';
+import { fail, own } from '../options/validate';
 
 /**
  * The `axios` option: an axios instance, or the config of one, that the balancer's own

@@ -2,14 +2,14 @@ import { IncomingMessage, type Agent, type OutgoingHttpHeaders } from 'node:http
 import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
 import { isReplayable, StreamedBody, type RequestBody } from './body';
-import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError, type PayloadTooLargeError } from './errors';
-import type { Events } from './events';
-import type { OutlierDetection } from './health/passive';
-import { log } from './log';
+import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError, type PayloadTooLargeError } from '../errors';
+import type { Events } from '../observability/events';
+import type { OutlierDetection } from '../resilience/outlier-detection';
+import { log } from '../observability/log';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
-import type { TargetState } from './pool';
-import { mayRetry, type RetryableFailure, type RetryBudget } from './retry';
-import type { Strategy } from './strategies/types';
+import type { TargetState } from '../balancing/pool';
+import { mayRetry, type RetryableFailure, type RetryBudget } from '../resilience/retry';
+import type { Strategy } from '../balancing/strategies/types';
 import { dispatch, HOP, Hop, type DispatchCallbacks } from './transport';
 import { joinBasePath } from './upstream-path';
 

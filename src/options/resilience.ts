@@ -1,5 +1,5 @@
-import type { HealthCheckConfig } from './health/active';
-import type { OutlierConfig } from './health/passive';
+import type { HealthCheckConfig } from '../resilience/health-check';
+import type { OutlierConfig } from '../resilience/outlier-detection';
 import { fail, milliseconds, optionObject, own, ratio, wholeNumber } from './validate';
 
 /**

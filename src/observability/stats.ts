@@ -1,5 +1,5 @@
 import { percentiles, STATS_WINDOW_MS, type WindowStats } from './attempt-window';
-import type { Pool } from './pool';
+import type { Pool } from '../balancing/pool';
 
 /**
  * One target in {@link BalancerStats}.

@@ -1,4 +1,4 @@
-import type { FailurePhase } from './transport';
+import type { FailurePhase } from '../forwarding/transport';
 
 /**
  * RFC 9110 §9.2.2 idempotent methods: sending one twice has the effect of sending it

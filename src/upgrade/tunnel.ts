@@ -2,10 +2,10 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError, SaturatedError } from './errors';
-import type { UpstreamHeaders } from './headers';
-import type { TargetState } from './pool';
-import type { UpgradeContext } from './upgrade';
+import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError, SaturatedError } from '../errors';
+import type { UpstreamHeaders } from '../forwarding/headers';
+import type { TargetState } from '../balancing/pool';
+import type { UpgradeContext } from './upgrade-proxy';
 
 /** What a tunnel needs from the WebSocket proxy that opened it. */
 export interface TunnelOwner {

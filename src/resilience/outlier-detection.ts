@@ -1,6 +1,6 @@
-import type { Events } from '../events';
-import { log } from '../log';
-import type { Pool, TargetState } from '../pool';
+import type { Events } from '../observability/events';
+import { log } from '../observability/log';
+import type { Pool, TargetState } from '../balancing/pool';
 
 /** The validated `outlierDetection` option. */
 export interface OutlierConfig {

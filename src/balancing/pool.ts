@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { log } from './log';
-import type { TargetSpec } from './options';
-import { AttemptWindow } from './attempt-window';
+import { log } from '../observability/log';
+import type { TargetSpec } from '../options/normalize';
+import { AttemptWindow } from '../observability/attempt-window';
 import { fnv1a32 } from './strategies/hash';
 
 /**
