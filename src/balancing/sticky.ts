@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { StickyConfig } from '../options/normalize';
+import type { StickyConfig } from '../options/config';
 import type { TargetState } from './pool';
 
 /**

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
-import type { LoadBalanceOptions, XForwardedMode } from '../options/normalize';
+import type { XForwardedMode } from '../options/config';
+import type { LoadBalanceOptions } from '../options/normalize';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy Keep-Alive, Proxy-Connection

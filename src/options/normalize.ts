@@ -2,7 +2,8 @@ import type { Request } from 'express';
 import { isDnsTargets, type DnsTargets } from './dns-source';
 import { parseAxiosOption, type AxiosBase, type AxiosOption } from '../forwarding/axios-instance';
 import { parsePathRewrite, type PathRewrite, type PathRewriteFunction } from './path-rewrite';
-import { parseResilience, RESILIENCE_KEYS, type ResilienceConfig, type ResilienceOptions } from './resilience';
+import type { BalancerConfig, StickyConfig } from './config';
+import { parseResilience, RESILIENCE_KEYS, type ResilienceOptions } from './resilience';
 import { strategyFactory } from '../balancing/strategies';
 import { parseTargets, type TargetInput, type TargetSpec } from './targets';
 import { fail, milliseconds, own, positiveNumber, wholeNumber } from './validate';
@@ -156,36 +157,6 @@ export interface LoadBalanceOptions extends ResilienceOptions {
    * ```
    */
   pathRewrite?: PathRewrite;
-}
-
-/** {@link LoadBalanceOptions.xForwarded} after validation; `'trust'` stands for "unset". */
-export type XForwardedMode = 'trust' | 'append' | 'replace' | false;
-
-/** The validated `sticky` option. */
-export interface StickyConfig {
-  readonly cookie: string;
-  /** The user's secret, or undefined for a random one per balancer. */
-  readonly secret: string | undefined;
-}
-
-/** The internal, validated, frozen configuration. Nothing downstream re-checks it. */
-export interface BalancerConfig {
-  /** Empty when `discovery` finds the targets. */
-  readonly targets: readonly TargetSpec[];
-  readonly discovery: DnsTargets | undefined;
-  readonly strategy: StrategyFactory;
-  readonly hashKey: HashKey;
-  readonly sticky: StickyConfig | undefined;
-  readonly ewmaWindow: number;
-  readonly timeout: number;
-  readonly keepAliveTimeout: number;
-  readonly preserveHost: boolean;
-  readonly maxBodySize: number;
-  /** `'trust'` when the option is unset: follow the app's `trust proxy` setting. */
-  readonly xForwarded: XForwardedMode;
-  readonly resilience: ResilienceConfig;
-  readonly axios: AxiosBase;
-  readonly pathRewrite: PathRewriteFunction | undefined;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([

@@ -1,5 +1,4 @@
-import type { HealthCheckConfig } from '../resilience/health-check';
-import type { OutlierConfig } from '../resilience/outlier-detection';
+import type { HealthCheckConfig, OutlierConfig, ResilienceConfig } from './config';
 import { fail, milliseconds, optionObject, own, ratio, wholeNumber } from './validate';
 
 /**
@@ -80,18 +79,6 @@ export const RESILIENCE_KEYS = [
   'outlierDetection',
   'maxInFlightPerTarget',
 ] as const;
-
-/** The validated resilience settings. */
-export interface ResilienceConfig {
-  readonly connectTimeout: number;
-  readonly retries: number;
-  readonly retryBudget: { readonly ratio: number; readonly minPerSecond: number };
-  readonly retryBufferSize: number;
-  readonly retryOn: ReadonlySet<number>;
-  readonly healthCheck: HealthCheckConfig | undefined;
-  readonly outlierDetection: OutlierConfig | undefined;
-  readonly maxInFlightPerTarget: number;
-}
 
 function status(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 100 || value > 599) {

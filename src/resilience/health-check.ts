@@ -1,24 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { HealthCheckConfig } from '../options/config';
 import type { Events } from '../observability/events';
 import { log } from '../observability/log';
 import type { Pool, TargetState } from '../balancing/pool';
-
-/** The validated `healthCheck` option. */
-export interface HealthCheckConfig {
-  /** Path probed on each target's origin (not under its base path). */
-  readonly path: string;
-  /** ms between probes of one target, jittered by ±10 %. */
-  readonly interval: number;
-  /** ms a probe may take, connection included. */
-  readonly timeout: number;
-  /** Passing probes in a row that bring a down target back. */
-  readonly healthyThreshold: number;
-  /** Failing probes in a row that take a target down. */
-  readonly unhealthyThreshold: number;
-  /** Inclusive range of statuses that pass. */
-  readonly expectStatus: readonly [number, number];
-}
 
 const USER_AGENT = 'express-load-balance-health-check';
 

@@ -1,18 +1,7 @@
+import type { OutlierConfig } from '../options/config';
 import type { Events } from '../observability/events';
 import { log } from '../observability/log';
 import type { Pool, TargetState } from '../balancing/pool';
-
-/** The validated `outlierDetection` option. */
-export interface OutlierConfig {
-  /** Failed attempts in a row (transport failures and 5xx answers) that eject a target. */
-  readonly consecutiveFailures: number;
-  /** First ejection's length, ms; the n-th lasts n times as long. */
-  readonly baseEjectionTime: number;
-  /** Cap on an ejection's length, ms. */
-  readonly maxEjectionTime: number;
-  /** Never more than this share of the targets ejected at once (at least one may be). */
-  readonly maxEjectionPercent: number;
-}
 
 /**
  * Passive health checking, as Envoy's outlier detection (consecutive_5xx) and nginx's

@@ -7,7 +7,7 @@ import { BadRequestError, LoadBalanceError, NoTargetError } from '../errors';
 import type { Events } from '../observability/events';
 import type { OutlierDetection } from '../resilience/outlier-detection';
 import { upstreamRequestHeaders } from '../forwarding/headers';
-import type { XForwardedMode } from '../options/normalize';
+import type { XForwardedMode } from '../options/config';
 import type { TargetState } from '../balancing/pool';
 import type { Strategy } from '../balancing/strategies/types';
 import { closeAfterFlush, HandshakeTimeout, refuse, Tunnel, type TunnelOwner } from './tunnel';
