@@ -1,5 +1,6 @@
 import type { LoadBalanceOptions, TargetHealthEvent } from 'express-load-balance';
-import { nextEvent } from './helpers/events';
+import type { Runtime } from '../src/clock';
+import { fakeRuntime } from './helpers/fake-clock';
 import { closeAll, first, request, startBalancer, startSwitchable, type Balanced, type SwitchableUpstream } from './helpers/servers';
 
 // `first` keeps the failing target first in line, so every request tries it as long as
@@ -7,14 +8,17 @@ import { closeAll, first, request, startBalancer, startSwitchable, type Balanced
 describe('outlier detection', () => {
   let balanced: Balanced | undefined;
   let upstreams: SwitchableUpstream[] = [];
+  /** Set by a test that drives the balancer on a fake clock. */
+  let runtime: Runtime | undefined;
   afterEach(async () => {
     await closeAll(balanced, ...upstreams);
     balanced = undefined;
     upstreams = [];
+    runtime = undefined;
   });
 
   async function balance(targets: string[], options: Partial<LoadBalanceOptions>): Promise<Balanced> {
-    balanced = await startBalancer({ targets, strategy: first, retries: 0, ...options });
+    balanced = await startBalancer({ targets, strategy: first, retries: 0, ...options }, { runtime });
     return balanced;
   }
 
@@ -50,30 +54,50 @@ describe('outlier detection', () => {
     const flaky = await startSwitchable('flaky');
     upstreams = [flaky, await startSwitchable('other')];
     flaky.status = 502;
-    const base = 80;
-    const lb = await balance(upstreams.map((u) => u.url), {
-      outlierDetection: { consecutiveFailures: 2, baseEjectionTime: base },
-    });
+    const base = 30_000;
+    const { clock } = (runtime = fakeRuntime());
+    const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: { consecutiveFailures: 2, baseEjectionTime: base } });
+    const up: TargetHealthEvent[] = [];
+    lb.lb.on('targetUp', (event) => up.push(event));
     await request(lb.url);
     await request(lb.url);
     expect(lb.lb.targets()[0]!.ejected).toBe(true);
-    const firstEjection = performance.now();
-    const up1 = await nextEvent(lb.lb, 'targetUp', flaky.url);
-    expect(up1.reason).toBe('outlier');
-    expect(performance.now() - firstEjection).toBeGreaterThanOrEqual(base - 5);
+    clock.advance(base - 1);
+    expect(up).toEqual([]);
+    clock.advance(1);
+    expect(up.map((e) => [e.target.url, e.reason])).toEqual([[flaky.url, 'outlier']]);
 
-    // On probation: a single failure is enough.
+    // On probation: a single failure is enough, and the second ejection lasts twice as long.
     await request(lb.url);
     expect(lb.lb.targets()[0]!.ejected).toBe(true);
-    const secondEjection = performance.now();
-    await nextEvent(lb.lb, 'targetUp', flaky.url);
-    expect(performance.now() - secondEjection).toBeGreaterThanOrEqual(2 * base - 5);
+    clock.advance(2 * base - 1);
+    expect(lb.lb.targets()[0]!.ejected).toBe(true);
+    clock.advance(1);
+    expect(lb.lb.targets()[0]!.ejected).toBe(false);
 
     // A success ends probation: from now on it takes consecutiveFailures again.
     flaky.status = 200;
     expect((await request(lb.url)).text).toBe('200 from flaky');
     flaky.status = 502;
     await request(lb.url);
+    expect(lb.lb.targets()[0]!.ejected).toBe(false);
+  });
+
+  it('caps an ejection at maxEjectionTime', async () => {
+    const flaky = await startSwitchable('flaky');
+    upstreams = [flaky, await startSwitchable('other')];
+    flaky.status = 502;
+    const { clock } = (runtime = fakeRuntime());
+    const lb = await balance(upstreams.map((u) => u.url), {
+      outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 10_000, maxEjectionTime: 15_000 },
+    });
+    await request(lb.url);
+    clock.advance(10_000);
+    await request(lb.url); // on probation: ejected again, for 2 × 10 s capped at 15 s
+    expect(lb.lb.targets()[0]!.ejected).toBe(true);
+    clock.advance(14_999);
+    expect(lb.lb.targets()[0]!.ejected).toBe(true);
+    clock.advance(1);
     expect(lb.lb.targets()[0]!.ejected).toBe(false);
   });
 

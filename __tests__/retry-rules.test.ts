@@ -1,4 +1,5 @@
-import { mayRetry, RetryBudget } from '../src/resilience/retry';
+import { RetryBudget } from '../src/resilience/retry-budget';
+import { mayRetry } from '../src/resilience/retry-rules';
 
 describe('which failures may be retried', () => {
   it.each`

@@ -6,7 +6,7 @@ import { powerOfTwo } from '../src/balancing/strategies/power-of-two';
 import { random } from '../src/balancing/strategies/random';
 import { roundRobin } from '../src/balancing/strategies/round-robin';
 import type { Strategy } from '../src/balancing/strategies/types';
-import type { TargetState } from '../src/balancing/pool';
+import type { TargetState } from '../src/balancing/target';
 import { scriptedRandom, seededRandom } from './helpers/hold';
 import { context, letter, makePool } from './helpers/targets';
 
@@ -109,10 +109,10 @@ describe('peak-ewma picks', () => {
     const [a] = makePool([{}], 1_000).targets;
     a!.observeLatency(10, 0);
     a!.observeLatency(100, 1); // peak: replaces the estimate
-    expect(a!.ewmaMs).toBe(100);
+    expect(a!.latencyAt(1)).toBe(100);
     expect(a!.latencyAt(1_001)).toBeCloseTo(100 * Math.exp(-1), 6);
     a!.observeLatency(10, 1_001); // below the decayed 36.8: blended by 1 - e^-1
-    expect(a!.ewmaMs).toBeCloseTo(100 * Math.exp(-1) + 10 * (1 - Math.exp(-1)), 6);
+    expect(a!.latencyAt(1_001)).toBeCloseTo(100 * Math.exp(-1) + 10 * (1 - Math.exp(-1)), 6);
   });
 
   it.each<{ setup: Array<{ ms: number | undefined; inFlight: number; weight?: number }>; expected: string; why: string }>([

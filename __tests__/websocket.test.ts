@@ -4,7 +4,9 @@ import net from 'node:net';
 import express from 'express';
 import type { Express } from 'express';
 import express4 from 'express4';
+import { Registry } from 'prom-client';
 import WebSocket from 'ws';
+import { prometheusMetrics } from '../src/prometheus';
 import type { ErrorEvent, LoadBalanceOptions, Target } from 'express-load-balance';
 import { closeAll, first, listen, request, startBalancer, type Balanced } from './helpers/servers';
 import { closed, frontSocketOf, rawUpgrade, startCanary, startSilent, startWsUpstream, type WsUpstream } from './helpers/websocket';
@@ -133,6 +135,41 @@ describe('lb.upgrade', () => {
     await closed(secondFront);
     expect(lb.lb.targets().map((t) => t.inFlight)).toEqual([0, 0]);
     expect(lb.lb.targets().map((t) => t.requests)).toEqual([1, 1]);
+  });
+
+  it('emits proxyReq when a handshake goes upstream and proxyEnd once its connection closes', async () => {
+    const [one] = await startUpstreams('one');
+    const lb = await balance({ targets: [one!.url] });
+    const events: string[] = [];
+    lb.lb.on('proxyReq', (e) => events.push(`proxyReq ${e.method} ${e.path} attempt ${e.attempt}`));
+    lb.lb.on('proxyEnd', (e) => events.push(`proxyEnd ${e.result} ${e.status}`));
+    const ws = await connect(`${lb.ws}/api/chat`);
+    expect(await echo(ws, 'x')).toBe('one: x');
+    expect(events).toEqual(['proxyReq GET /api/chat attempt 1']);
+    const front = frontSocketOf(lb.front, ws);
+    ws.close();
+    await closed(front);
+    expect(events).toEqual(['proxyReq GET /api/chat attempt 1', 'proxyEnd response 101']);
+  });
+
+  it('counts handshakes in the Prometheus metrics, failed ones included', async () => {
+    const [one] = await startUpstreams('one');
+    const refusing = await listen(() => undefined);
+    await refusing.close();
+    const registry = new Registry();
+    const lb = await balance({ targets: [one!.url, refusing.url], strategy: 'round-robin', retries: 0 });
+    const metrics = prometheusMetrics(lb.lb, { registry });
+    const ws = await connect(`${lb.ws}/api/ws`);
+    const front = frontSocketOf(lb.front, ws);
+    ws.close();
+    await closed(front);
+    expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(502);
+    const counted = (await registry.getSingleMetric('elb_requests_total')!.get()).values.map((v) => [v.labels.target, v.labels.status_class, v.value]);
+    expect(counted).toEqual([
+      [one!.url, '1xx', 1],
+      [refusing.url, 'error', 1],
+    ]);
+    metrics.close();
   });
 
   it('skips a target ejected by outlier detection after failed HTTP requests', async () => {

@@ -3,7 +3,8 @@
 // forwarding one (tens of microseconds): round-robin under 5 M picks/s, or another
 // strategy under 1 M, is flagged.
 import type { Request } from 'express';
-import { parseTarget } from '../src/options/normalize';
+import { parseTarget } from '../src/options/targets';
+import { systemClock } from '../src/clock';
 import { Pool } from '../src/balancing/pool';
 import { STRATEGY_NAMES, strategyFactory } from '../src/balancing/strategies';
 
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   for (const name of STRATEGY_NAMES) {
     const specs = Array.from({ length: TARGETS }, (_, i) => parseTarget(`http://127.0.0.1:${3000 + i}`, `targets[${i}]`));
     const targets = new Pool(specs, { ewmaWindow: 10_000, idSecret: 'bench' }).available();
-    const strategy = strategyFactory(name)({ random: Math.random, now: () => performance.now(), hashKey: (req) => req.ip });
+    const strategy = strategyFactory(name)({ random: Math.random, clock: systemClock, hashKey: (req) => req.ip });
     bench.add(name, () => {
       for (let i = 0; i < BATCH; i++) sink += strategy.pick(targets, request)?.port ?? 0;
     });

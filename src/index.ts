@@ -1,11 +1,17 @@
 export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
-export type { LoadBalanceOptions, StickyOptions, TargetInput } from './options/normalize';
-export type { AxiosOption } from './forwarding/axios-instance';
-export type { PathRewrite, PathRewriteFunction } from './options/path-rewrite';
-export type { HealthCheckOptions, OutlierDetectionOptions, ResilienceOptions } from './options/resilience';
-export type { Target, TargetSnapshot } from './balancing/pool';
-export { dnsTargets, type DnsTargetsOptions } from './discovery/dns';
-export type { DnsResolver, DnsTargets } from './options/dns-source';
+export type {
+  AxiosOption,
+  HealthCheckOptions,
+  LoadBalanceOptions,
+  OutlierDetectionOptions,
+  PathRewrite,
+  PathRewriteFunction,
+  ResilienceOptions,
+  StickyOptions,
+  TargetInput,
+} from './options/types';
+export type { Target, TargetSnapshot, TargetStatus } from './balancing/target';
+export { dnsTargets, type DnsResolver, type DnsTargets, type DnsTargetsOptions } from './options/dns-targets';
 export type { BalancerStats, TargetStats } from './observability/stats';
 export type { LatencyPercentiles, WindowStats } from './observability/attempt-window';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';

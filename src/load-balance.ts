@@ -4,8 +4,13 @@ import type { AxiosInstance } from 'axios';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Balancer } from './balancer';
 import type { Listener, LoadBalanceEvents } from './observability/events';
-import { normalizeOptions, type LoadBalanceOptions, type TargetInput } from './options/normalize';
-import type { TargetSnapshot } from './balancing/pool';
+import { STRATEGIES } from './balancing/strategies';
+import { MESSAGES } from './options/messages';
+import { normalizeOptions } from './options/normalize';
+import type { LoadBalanceOptions, TargetInput } from './options/types';
+import { refuse } from './options/validate';
+import type { TargetSnapshot } from './balancing/target';
+import { systemRuntime, type Runtime } from './clock';
 import type { BalancerStats } from './observability/stats';
 import { statusHandler } from './observability/status-page';
 import type { Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
@@ -155,10 +160,21 @@ export function loadBalance(
   if (Array.isArray(optionsOrTargets)) {
     options = strategy === undefined ? { targets: optionsOrTargets } : { targets: optionsOrTargets, strategy };
   } else if (strategy !== undefined) {
-    throw new TypeError('express-load-balance: a strategy argument goes with a targets array; put it in the options object instead');
+    refuse(MESSAGES.shorthand);
   }
-  const balancer = new Balancer(normalizeOptions(options));
+  return middlewareOf(new Balancer(normalizeOptions(options, STRATEGIES), systemRuntime));
+}
 
+/**
+ * `loadBalance(options)` on another clock and random source: tests drive a whole
+ * balancer on a fake clock with it. Not part of the public API.
+ * @internal
+ */
+export function loadBalanceOn(runtime: Runtime, options: LoadBalanceOptions): LoadBalanceMiddleware {
+  return middlewareOf(new Balancer(normalizeOptions(options, STRATEGIES), runtime));
+}
+
+function middlewareOf(balancer: Balancer): LoadBalanceMiddleware {
   const middleware = ((req: Request, res: Response, next: NextFunction) =>
     balancer.handle(req, res, next)) as LoadBalanceMiddleware;
   return Object.assign(middleware, {

@@ -3,6 +3,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { loadBalance, type LoadBalanceMiddleware, type LoadBalanceOptions, type StrategyFunction } from 'express-load-balance';
+import type { Runtime } from '../../src/clock';
+import { loadBalanceOn } from '../../src/load-balance';
 
 /** What an upstream saw of one request. */
 export interface SeenRequest {
@@ -129,9 +131,14 @@ export interface Balanced {
  */
 export async function startBalancer(
   options: LoadBalanceOptions,
-  { mount = '/', before = [] as RequestHandler[], app = express() }: { mount?: string; before?: RequestHandler[]; app?: Express } = {},
+  {
+    mount = '/',
+    before = [] as RequestHandler[],
+    app = express(),
+    runtime,
+  }: { mount?: string; before?: RequestHandler[]; app?: Express; runtime?: Runtime } = {},
 ): Promise<Balanced> {
-  const lb = loadBalance(options);
+  const lb = runtime === undefined ? loadBalance(options) : loadBalanceOn(runtime, options);
   for (const middleware of before) app.use(middleware);
   app.use(mount, lb);
   const errors: unknown[] = [];

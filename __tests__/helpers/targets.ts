@@ -1,5 +1,6 @@
-import { parseTarget } from '../../src/options/normalize';
-import { Pool, type TargetState } from '../../src/balancing/pool';
+import { parseTarget } from '../../src/options/targets';
+import { Pool } from '../../src/balancing/pool';
+import type { TargetState } from '../../src/balancing/target';
 import type { HashKey, StrategyContext } from '../../src/balancing/strategies/types';
 
 /** Targets a, b, c, … (http://a:1, …) with the given weights and in-flight counts, as the pool makes them. */
@@ -9,7 +10,7 @@ export function makePool(setup: ReadonlyArray<{ weight?: number; inFlight?: numb
   );
   const pool = new Pool(specs, { ewmaWindow, idSecret: 'unit-test-secret' });
   pool.targets.forEach((target, i) => {
-    target.inFlight = setup[i]!.inFlight ?? 0;
+    for (let n = setup[i]!.inFlight ?? 0; n > 0; n--) target.attemptStarted();
   });
   return pool;
 }
@@ -19,8 +20,12 @@ export function letter(target: TargetState | undefined): string {
   return target === undefined ? '-' : target.url.slice('http://'.length, 'http://'.length + 1);
 }
 
-/** A strategy context with the given parts and inert defaults for the rest. */
-export function context(parts: Partial<StrategyContext> = {}): StrategyContext {
+/**
+ * A strategy context with the given parts and inert defaults for the rest; `now` is
+ * shorthand for a clock that reads it.
+ */
+export function context(parts: Partial<StrategyContext> & { now?: () => number } = {}): StrategyContext {
   const noKey: HashKey = () => undefined;
-  return { random: () => 0, now: () => 0, hashKey: noKey, ...parts };
+  const { now = () => 0, ...rest } = parts;
+  return { random: () => 0, clock: { now }, hashKey: noKey, ...rest };
 }

@@ -1,193 +1,11 @@
-import { createHmac } from 'node:crypto';
+import type { TargetSpec } from '../options/targets';
 import { log } from '../observability/log';
-import type { TargetSpec } from '../options/normalize';
-import { AttemptWindow } from '../observability/attempt-window';
-import { fnv1a32 } from './strategies/hash';
-
-/**
- * The read-only view of an upstream that strategies and listeners receive.
- * Counters are live: they are the pool's own, not copies.
- * @public
- */
-export interface Target {
-  /** Normalised URL: origin plus base path, without a trailing slash. */
-  readonly url: string;
-  /** Relative weight (default 1). */
-  readonly weight: number;
-  /** Requests sent to this target whose response has not finished yet. */
-  readonly inFlight: number;
-  /** Requests sent to this target so far (each attempt counts). */
-  readonly requests: number;
-  /** Attempts that ended in a transport failure or timeout. */
-  readonly failures: number;
-}
-
-/**
- * A point-in-time copy of a target's state, as returned by `lb.targets()`.
- * @public
- */
-export interface TargetSnapshot {
-  /** The target's normalised URL (origin and base path): its identity. */
-  readonly url: string;
-  /** Its weight, 1 unless given. */
-  readonly weight: number;
-  /** Requests sent to this target whose response has not finished yet. */
-  readonly inFlight: number;
-  /** Requests sent so far (each attempt counts). */
-  readonly requests: number;
-  /** Attempts that ended in a transport failure or timeout. */
-  readonly failures: number;
-  /**
-   * Peak-EWMA of this target's response time in ms, decayed to now (0 before its first
-   * response). A failed attempt counts as `timeout` ms. Kept for every strategy;
-   * `'peak-ewma'` balances on it.
-   */
-  readonly ewmaMs: number;
-  /** False while active health checks find the target down. */
-  readonly healthy: boolean;
-  /** True while outlier detection keeps the target out of rotation. */
-  readonly ejected: boolean;
-}
-
-/** Settings the pool applies to every target it creates. */
-export interface PoolSettings {
-  /** Decay time constant of the latency EWMA, in ms. */
-  readonly ewmaWindow: number;
-  /** Key of the HMAC that turns a URL into the target's opaque id. */
-  readonly idSecret: string | Buffer;
-}
-
-/**
- * One upstream and everything the balancer knows about it. This object is the only
- * owner of per-target state: strategies read and update these fields, and keep no
- * copies of the target list.
- */
-export class TargetState implements Target {
-  readonly url: string;
-  readonly protocol: 'http:' | 'https:';
-  readonly hostname: string;
-  readonly port: number;
-  readonly hostHeader: string;
-  readonly basePath: string;
-  /**
-   * Opaque, unguessable id (an HMAC of the URL): what a sticky cookie holds, so the
-   * cookie never reveals an upstream address.
-   */
-  readonly id: string;
-  /** FNV-1a of the URL: the target's fixed identity for consistent hashing. */
-  readonly urlHash: number;
-  weight: number;
-  inFlight = 0;
-  requests = 0;
-  failures = 0;
-  /** Smooth weighted round-robin's running weight (nginx's `current_weight`). */
-  currentWeight = 0;
-  /** Peak-EWMA of response time, ms, as of {@link ewmaAt}. */
-  ewmaMs = 0;
-  /** Clock reading of the last latency observation; NaN before the first. */
-  ewmaAt = Number.NaN;
-  /** Active health: false after `unhealthyThreshold` failed probes, until `healthyThreshold` pass. */
-  healthy = true;
-  /** Consecutive probe results of the current kind: successes while down, failures while up. */
-  probeStreak = 0;
-  /** Passive health: attempts that failed in a row (transport failures and 5xx answers). */
-  consecutiveFailures = 0;
-  /** Whether outlier detection has taken the target out of rotation. */
-  ejected = false;
-  /** How many times outlier detection has ejected it: multiplies the next ejection's length. */
-  ejections = 0;
-  /** Back from an ejection and not yet proven: its next failure ejects it again. */
-  probation = false;
-  /** Attempts that ended lately, for `lb.stats()`. */
-  readonly recent = new AttemptWindow();
-  private readonly ewmaWindow: number;
-  /** Set while the target is being removed and still has requests in flight. */
-  private onDrained: (() => void) | undefined;
-
-  constructor(spec: TargetSpec, settings: PoolSettings) {
-    this.url = spec.url;
-    this.protocol = spec.protocol;
-    this.hostname = spec.hostname;
-    this.port = spec.port;
-    this.hostHeader = spec.hostHeader;
-    this.basePath = spec.basePath;
-    this.weight = spec.weight;
-    this.ewmaWindow = settings.ewmaWindow;
-    this.id = createHmac('sha256', settings.idSecret).update(spec.url).digest('base64url').slice(0, 22);
-    this.urlHash = fnv1a32(spec.url);
-  }
-
-  /** May take new requests: healthy by probes and not ejected as an outlier. */
-  get usable(): boolean {
-    return this.healthy && !this.ejected;
-  }
-
-  /** Whether a response time was ever observed. */
-  get measured(): boolean {
-    return !Number.isNaN(this.ewmaAt);
-  }
-
-  /**
-   * Finagle's peak-EWMA (PeakEwma in finagle-core's load balancer): a response slower
-   * than the current estimate replaces it at once, so a target that turns slow loses
-   * traffic after one response; a faster one pulls it down by the weight
-   * 1 - e^(-Δt/window), so the estimate recovers over about one `ewmaWindow`.
-   */
-  observeLatency(durationMs: number, now: number): void {
-    if (!this.measured) {
-      this.ewmaMs = durationMs;
-    } else {
-      const w = Math.exp(-Math.max(now - this.ewmaAt, 0) / this.ewmaWindow);
-      const decayed = this.ewmaMs * w;
-      this.ewmaMs = durationMs > decayed ? durationMs : decayed + durationMs * (1 - w);
-    }
-    this.ewmaAt = now;
-  }
-
-  /**
-   * The estimate decayed to `now` as if time passing were a stream of zero-latency
-   * observations (Finagle reads it the same way). A pure read: how often strategies
-   * look does not change it.
-   */
-  latencyAt(now: number): number {
-    if (!this.measured) return 0;
-    return this.ewmaMs * Math.exp(-Math.max(now - this.ewmaAt, 0) / this.ewmaWindow);
-  }
-
-  /** Called after every request to this target ended (in-flight count already lowered). */
-  requestEnded(): void {
-    if (this.inFlight === 0 && this.onDrained !== undefined) {
-      const resolve = this.onDrained;
-      this.onDrained = undefined;
-      resolve();
-    }
-  }
-
-  /** Resolves once no request is in flight to this target any more. */
-  drained(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.onDrained = resolve;
-    });
-  }
-
-  snapshot(now: number): TargetSnapshot {
-    return {
-      url: this.url,
-      weight: this.weight,
-      inFlight: this.inFlight,
-      requests: this.requests,
-      failures: this.failures,
-      ewmaMs: this.latencyAt(now),
-      healthy: this.healthy,
-      ejected: this.ejected,
-    };
-  }
-}
+import { TargetState, type TargetSettings } from './target';
 
 /**
  * The balancer's targets, in configuration order then order of addition. The pool owns
- * adding and removing them; strategies only ever see {@link Pool.available}.
+ * adding and removing them and whether each may take requests; strategies only ever
+ * see {@link Pool.available}.
  */
 export class Pool {
   private list: readonly TargetState[];
@@ -198,7 +16,7 @@ export class Pool {
 
   constructor(
     specs: readonly TargetSpec[],
-    private readonly settings: PoolSettings,
+    private readonly settings: TargetSettings,
   ) {
     this.list = Object.freeze(specs.map((spec) => this.index(new TargetState(spec, settings))));
     this.usableList = this.list;
@@ -225,10 +43,21 @@ export class Pool {
     return this.usableList === this.list && this.list.some((target) => !target.usable);
   }
 
-  /** Rebuilds {@link available}; call after a target's health or ejection changed. */
-  refresh(): void {
-    const usable = this.list.filter((target) => target.usable);
-    this.usableList = usable.length === this.list.length || usable.length === 0 ? this.list : Object.freeze(usable);
+  /** Active health checks changed their verdict on `target`. */
+  setHealthy(target: TargetState, healthy: boolean): void {
+    target.setHealthy(healthy);
+    this.refresh();
+  }
+
+  /** Outlier detection took `target` out of rotation, or let it back. */
+  setEjected(target: TargetState, ejected: boolean): void {
+    target.setEjected(ejected);
+    this.refresh();
+  }
+
+  /** Gives a current target a new weight (DNS discovery follows SRV weights). */
+  setWeight(url: string, weight: number): void {
+    this.list.find((target) => target.url === url)?.setWeight(weight);
   }
 
   /** The current target with this opaque id, if any. */
@@ -271,6 +100,12 @@ export class Pool {
       log.pool('%s drained', url);
     });
     return done;
+  }
+
+  /** Rebuilds {@link available} after a target's health or ejection changed. */
+  private refresh(): void {
+    const usable = this.list.filter((target) => target.usable);
+    this.usableList = usable.length === this.list.length || usable.length === 0 ? this.list : Object.freeze(usable);
   }
 
   private index(target: TargetState): TargetState {

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { StickyConfig } from '../options/config';
-import type { TargetState } from './pool';
+import type { TargetState } from './target';
 
 /**
  * What a cookie's Path may hold here: printable ASCII without space and ";"

@@ -1,12 +1,14 @@
-import type { TargetSpec } from '../options/normalize';
+import type { TargetSpec } from '../options/targets';
 import { log } from '../observability/log';
-import { createResolver, resolveTargets } from './dns';
-import type { DnsResolver, DnsTargets } from '../options/dns-source';
+import { createResolver, resolveTargets } from './resolve';
+import type { DnsResolver, DnsTargets } from '../options/dns-targets';
 
 /** What discovery changes: the balancer's pool, through its add and remove. */
 export interface DiscoverySink {
-  /** The current targets; discovery may update the weight of those it added. */
-  targets(): readonly { readonly url: string; weight: number }[];
+  /** The current targets. */
+  targets(): readonly { readonly url: string; readonly weight: number }[];
+  /** Gives a target discovery added the weight DNS now gives it. */
+  setWeight(url: string, weight: number): void;
   add(spec: TargetSpec): void;
   /** Takes the target out of rotation; it finishes its in-flight requests. */
   remove(url: string): void;
@@ -90,7 +92,7 @@ export class DnsDiscovery {
         log.discovery('%s %s is gone', this.where, target.url);
       } else if (spec.weight !== target.weight) {
         log.discovery('%s %s weight %d -> %d', this.where, target.url, target.weight, spec.weight);
-        target.weight = spec.weight;
+        this.sink.setWeight(target.url, spec.weight);
       }
     }
     // Forget targets removed by lb.removeTarget meanwhile: if DNS still names them, they come back below.

@@ -1,19 +1,28 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import type { InternalAxiosRequestConfig } from 'axios';
 import { AxiosError } from 'axios';
+import type { TargetState } from '../balancing/target';
+import type { FailurePhase } from '../resilience/retry-rules';
 import type { RequestBody } from './body';
-import type { TargetState } from '../balancing/pool';
+
+/** How long an attempt may wait, in ms: the `timeout` and `connectTimeout` options. */
+export interface Deadlines {
+  /** Without progress before the response headers arrive. */
+  readonly timeout: number;
+  /** To establish a new TCP connection. */
+  readonly connectTimeout: number;
+}
 
 /**
- * Everything the transport needs for one upstream attempt, handed through axios's
- * config under {@link HOP}. The host and port come from the target, never from a URL
- * string, so nothing in the request can redirect it.
+ * Everything the transport needs for one request on the wire, handed through axios's
+ * config under {@link CALL_KEY}. The host and port come from the target, never from a
+ * URL string, so nothing in the request can redirect it.
  *
  * A class, not an object literal: axios deep-copies plain objects it finds in a
  * config, and the transport must write `request` back onto the caller's instance.
  */
-export class Hop {
+export class UpstreamCall {
   /** Set by the transport once the request exists, so the caller can abort it. */
   request: http.ClientRequest | undefined = undefined;
   /**
@@ -27,33 +36,14 @@ export class Hop {
     /** Path and query to send, already made safe by upstream-path.ts. */
     readonly path: string,
     readonly body: RequestBody,
-    /** ms without progress before the response headers arrive. */
-    readonly timeout: number,
-    /** ms to establish a new TCP connection. */
-    readonly connectTimeout: number,
+    readonly deadlines: Deadlines,
     /** Use a new connection that is closed afterwards, not one from the pool. */
     readonly fresh: boolean,
   ) {}
 }
 
-/** The key under which a {@link Hop} travels in the axios request config. */
-export const HOP = 'expressLoadBalanceHop';
-
-/** Where an attempt failed: decides whether it may be retried. */
-export type FailurePhase =
-  /** Nothing reached the upstream application: the connection was never made. */
-  | 'connect'
-  /** As 'connect', because no connection was made within `connectTimeout`. */
-  | 'connect-timeout'
-  /**
-   * A pooled connection turned out closed before any response byte: usually the
-   * keep-alive race, but indistinguishable from an upstream that read the request and died.
-   */
-  | 'reused-socket'
-  /** The request may have reached the application. */
-  | 'sent'
-  /** No response headers within `timeout`. */
-  | 'timeout';
+/** The key under which an {@link UpstreamCall} travels in the axios request config. */
+export const CALL_KEY = 'expressLoadBalanceCall';
 
 /** The error the transport rejects with: an AxiosError (so axios interceptors see their usual type) plus where it failed. */
 export interface TransportError extends AxiosError {
@@ -91,45 +81,45 @@ export interface DispatchCallbacks {
 }
 
 /**
- * Sends one attempt: one `http.request` on the given agent, to the hop's target (host
+ * Sends one request: one `http.request` on the given agent, to the call's target (host
  * and port never come from a string), the body piped in, the timers for connecting and
  * for the response head running. Calls exactly one of the callbacks, once.
  */
 export function dispatch(
-  hop: Hop,
+  call: UpstreamCall,
   method: string,
   headers: http.OutgoingHttpHeaders,
   agent: http.Agent | undefined,
   done: DispatchCallbacks,
   config?: InternalAxiosRequestConfig,
 ): void {
-  const { target } = hop;
+  const { target } = call;
   const secure = target.protocol === 'https:';
   const request = (secure ? https : http).request({
     protocol: target.protocol,
     host: target.hostname,
     port: target.port,
     method,
-    path: hop.path,
+    path: call.path,
     headers,
-    agent: hop.fresh ? false : agent,
+    agent: call.fresh ? false : agent,
   });
-  hop.request = request;
+  call.request = request;
 
   let settled = false;
   let timedOut: Timeouts;
   const timer = setTimeout(() => {
     timedOut = 'response';
-    request.destroy(new Error(`no response headers within ${hop.timeout} ms`));
-  }, hop.timeout);
+    request.destroy(new Error(`no response headers within ${call.deadlines.timeout} ms`));
+  }, call.deadlines.timeout);
   let connectTimer: NodeJS.Timeout | undefined;
   request.once('socket', (socket) => {
     // A pooled socket is connected already; only a new one can hang in connect().
     if (!socket.connecting) return;
     connectTimer = setTimeout(() => {
       timedOut = 'connect';
-      request.destroy(new Error(`no connection within ${hop.connectTimeout} ms`));
-    }, hop.connectTimeout);
+      request.destroy(new Error(`no connection within ${call.deadlines.connectTimeout} ms`));
+    }, call.deadlines.connectTimeout);
     socket.once('connect', () => clearTimeout(connectTimer));
   });
 
@@ -162,7 +152,7 @@ export function dispatch(
       config,
       request,
     ) as TransportError;
-    error.phase = hop.failure = 'sent';
+    error.phase = call.failure = 'sent';
     done.onError(error);
   });
   request.on('error', (err: NodeJS.ErrnoException) => {
@@ -170,11 +160,11 @@ export function dispatch(
     const phase = phaseOf(err, request, timedOut);
     const code = timedOut !== undefined ? AxiosError.ETIMEDOUT : (err.code ?? AxiosError.ERR_NETWORK);
     const error = AxiosError.from(err, code, config, request) as TransportError;
-    error.phase = hop.failure = phase;
+    error.phase = call.failure = phase;
     done.onError(error);
   });
 
-  const { body } = hop;
+  const { body } = call;
   if (body === undefined) {
     request.end();
   } else if (Buffer.isBuffer(body)) {
@@ -183,42 +173,4 @@ export function dispatch(
     // While the body flows, the wait for response headers has not begun.
     body.attach(request, () => timer.refresh());
   }
-}
-
-/**
- * The balancer's axios adapter: {@link dispatch} behind axios's `adapter` option, so a
- * request that goes through axios (when `lb.axios` has interceptors or default headers)
- * still takes host and port from the target. Axios's default Node adapter would
- * re-parse the URL, add default headers, wrap redirects and decompression; a proxy hop
- * needs none of that.
- */
-export function createTransport(): AxiosAdapter {
-  return (config: InternalAxiosRequestConfig) =>
-    new Promise<AxiosResponse>((resolve, reject) => {
-      const hop = (config as unknown as Record<string, Hop | undefined>)[HOP];
-      if (hop === undefined) {
-        reject(new AxiosError('express-load-balance: request has no target', AxiosError.ERR_BAD_OPTION, config));
-        return;
-      }
-      const agent = hop.target.protocol === 'https:' ? config.httpsAgent : config.httpAgent;
-      dispatch(
-        hop,
-        (config.method ?? 'get').toUpperCase(),
-        config.headers.toJSON() as http.OutgoingHttpHeaders,
-        agent as http.Agent | undefined,
-        {
-          onResponse: (upstream) =>
-            resolve({
-              data: upstream,
-              status: upstream.statusCode ?? 0,
-              statusText: upstream.statusMessage ?? '',
-              headers: upstream.headers as AxiosResponse['headers'],
-              config,
-              request: hop.request,
-            }),
-          onError: reject,
-        },
-        config,
-      );
-    });
 }

@@ -1,25 +1,12 @@
 import { percentiles, STATS_WINDOW_MS, type WindowStats } from './attempt-window';
 import type { Pool } from '../balancing/pool';
+import type { TargetStatus } from '../balancing/target';
 
 /**
  * One target in {@link BalancerStats}.
  * @public
  */
-export interface TargetStats {
-  /** The target's normalised URL. */
-  readonly url: string;
-  /** Its relative weight. */
-  readonly weight: number;
-  /** False while active health checks find the target down. */
-  readonly healthy: boolean;
-  /** True while outlier detection keeps the target out of rotation. */
-  readonly ejected: boolean;
-  /** Requests sent to this target whose response has not finished yet. */
-  readonly inFlight: number;
-  /** Requests sent so far (each attempt counts). */
-  readonly requests: number;
-  /** Attempts that failed so far: unreachable, reset, timed out, or answered with a `retryOn` status. */
-  readonly failures: number;
+export interface TargetStats extends TargetStatus {
   /** Attempts that ended within the window, with their latency percentiles. */
   readonly recent: WindowStats & {
     /** This target's part of all attempts that ended within the window, 0 to 1 (0 when there were none). */
@@ -82,16 +69,7 @@ export function balancerStats(pool: Pool, now: number): BalancerStats {
     requests += target.requests;
     failed += target.failures;
     if (target.usable) usable++;
-    return {
-      url: target.url,
-      weight: target.weight,
-      healthy: target.healthy,
-      ejected: target.ejected,
-      inFlight: target.inFlight,
-      requests: target.requests,
-      failures: target.failures,
-      recent: { ...recent, share: count === 0 ? 0 : recent.requests / count },
-    };
+    return { ...target.status(), recent: { ...recent, share: count === 0 ? 0 : recent.requests / count } };
   });
   return {
     windowMs: STATS_WINDOW_MS,

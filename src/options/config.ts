@@ -2,11 +2,13 @@
  * The internal, validated configuration: what `normalizeOptions` turns user options
  * into, frozen, every default filled in. Types only; nothing downstream re-checks it.
  */
-import type { AxiosBase } from '../forwarding/axios-instance';
-import type { HashKey, StrategyFactory } from '../balancing/strategies/types';
-import type { DnsTargets } from './dns-source';
-import type { PathRewriteFunction } from './path-rewrite';
+import type http from 'node:http';
+import type https from 'node:https';
+import type { AxiosInterceptorManager, InternalAxiosRequestConfig } from 'axios';
+import type { TargetState } from '../balancing/target';
+import type { HashKey, Strategy, StrategyFactory } from '../balancing/strategies/types';
 import type { TargetSpec } from './targets';
+import type { DnsTargets, PathRewriteFunction } from './types';
 
 /** {@link LoadBalanceOptions.xForwarded} after validation; `'trust'` stands for "unset". */
 export type XForwardedMode = 'trust' | 'append' | 'replace' | false;
@@ -16,7 +18,7 @@ export interface BalancerConfig {
   /** Empty when `discovery` finds the targets. */
   readonly targets: readonly TargetSpec[];
   readonly discovery: DnsTargets | undefined;
-  readonly strategy: StrategyFactory;
+  readonly strategy: StrategyConfig;
   readonly hashKey: HashKey;
   readonly sticky: StickyConfig | undefined;
   readonly ewmaWindow: number;
@@ -29,6 +31,30 @@ export interface BalancerConfig {
   readonly resilience: ResilienceConfig;
   readonly axios: AxiosBase;
   readonly pathRewrite: PathRewriteFunction | undefined;
+}
+
+/**
+ * The validated `strategy` option. Options never load strategy code: a built-in one
+ * comes with its factory, taken from the table the caller gave `normalizeOptions`; a
+ * custom one is the user's object, or their function as `{ pick }`, not yet wrapped
+ * in the check that each pick is one of the targets (`strategyFactory()` in
+ * balancing/strategies does that, once per balancer).
+ */
+export type StrategyConfig =
+  | { readonly kind: 'built-in'; readonly name: string; readonly factory: StrategyFactory }
+  | { readonly kind: 'custom'; readonly strategy: Strategy<TargetState> };
+
+type Handlers<V> = NonNullable<AxiosInterceptorManager<V>['handlers']>;
+
+/** The validated `axios` option: what the balancer's instance is built from. */
+export interface AxiosBase {
+  /** The user's defaults (an instance's `defaults`, or the config given), never mutated. */
+  readonly defaults: Readonly<Record<string, unknown>>;
+  /** The instance's request interceptors when `loadBalance()` was called, in their order. */
+  readonly request: Readonly<Handlers<InternalAxiosRequestConfig>>;
+  /** The user's agents: used, never destroyed by `close()`. */
+  readonly httpAgent: http.Agent | undefined;
+  readonly httpsAgent: https.Agent | undefined;
 }
 
 /** The validated `sticky` option. */

@@ -1,19 +1,6 @@
-import type { Request } from 'express';
+import { MESSAGES } from './messages';
+import type { PathRewriteFunction } from './types';
 import { fail } from './validate';
-
-/**
- * The `pathRewrite` option, as http-proxy-middleware users know it: rules
- * `{ '^/old': '/new' }` whose keys are regular expressions, or a function.
- * @public
- */
-export type PathRewrite = Readonly<Record<string, string>> | PathRewriteFunction;
-
-/**
- * Rewrites the path and query (relative to the mount point, already sanitised) before
- * the target's base path is prepended. Synchronous; what it returns is sanitised again.
- * @public
- */
-export type PathRewriteFunction = (path: string, req: Request) => string;
 
 /**
  * Compiles the `pathRewrite` option once into a function, so no request parses a rule.
@@ -24,10 +11,8 @@ export type PathRewriteFunction = (path: string, req: Request) => string;
 export function parsePathRewrite(input: unknown): PathRewriteFunction | undefined {
   if (input === undefined) return undefined;
   if (typeof input === 'function') return input as PathRewriteFunction;
-  const proto = typeof input === 'object' && input !== null ? Object.getPrototypeOf(input) : undefined;
-  if (proto !== Object.prototype && proto !== null) {
-    fail('pathRewrite', "must be an object of rules { '^/old': '/new' } or a function (path, req) => string", input);
-  }
+  const proto: unknown = typeof input === 'object' && input !== null ? Object.getPrototypeOf(input) : undefined;
+  if (proto !== Object.prototype && proto !== null) fail('pathRewrite', MESSAGES.pathRewrite.shape, input);
   const rules: Array<readonly [RegExp, string]> = [];
   for (const [pattern, replacement] of Object.entries(input as Record<string, unknown>)) {
     const option = `pathRewrite[${JSON.stringify(pattern)}]`;
@@ -35,9 +20,9 @@ export function parsePathRewrite(input: unknown): PathRewriteFunction | undefine
     try {
       regex = new RegExp(pattern);
     } catch (err) {
-      fail(option, `must be a valid regular expression (${(err as Error).message})`, pattern);
+      fail(option, MESSAGES.pathRewrite.regex((err as Error).message), pattern);
     }
-    if (typeof replacement !== 'string') fail(option, 'must be a string replacement', replacement);
+    if (typeof replacement !== 'string') fail(option, MESSAGES.pathRewrite.replacement, replacement);
     rules.push([regex, replacement]);
   }
   if (rules.length === 0) return undefined;

@@ -1,24 +1,16 @@
 /**
- * Targets as users write them, and as the balancer keeps them once checked: an
- * absolute http(s) URL, normalised, split into what the transport needs.
+ * Targets as users write them, checked and normalised into what the transport needs:
+ * an absolute http(s) URL split into its parts.
  */
-import { fail, own, positiveNumber } from './validate';
+import { DEFAULTS } from './defaults';
+import { MESSAGES } from './messages';
+import { fail, isPlainObject, knownKeys, own, positiveNumber } from './validate';
 
 /**
- * One upstream server: an absolute `http:` or `https:` URL, optionally with a base
- * path (`http://10.0.0.5:3000/v1`), or an object with that URL and a weight.
- * @public
+ * A validated target, before the pool turns it into live state. Declared here, not in
+ * config.ts: the per-target state imports it, and config.ts imports strategy types
+ * that import that state, which would be an import cycle.
  */
-export type TargetInput =
-  | string
-  | {
-      /** The target's absolute `http:` or `https:` URL, optionally with a base path. */
-      url: string;
-      /** Its share of requests relative to the others, a positive number. Default 1. */
-      weight?: number;
-    };
-
-/** A validated target, before the pool turns it into live state. */
 export interface TargetSpec {
   /** Normalised URL: origin plus base path without a trailing slash. The target's identity. */
   readonly url: string;
@@ -33,40 +25,40 @@ export interface TargetSpec {
   readonly weight: number;
 }
 
+const TARGET_KEYS = ['url', 'weight'] as const;
+
 /**
  * Parses one target; throws a TypeError naming it (`option "targets[i]"`, or with
  * `noun` set, say, `addTarget() argument "target"`) when it is unusable.
  */
-export function parseTarget(input: unknown, option: string, noun = 'option'): TargetSpec {
+export function parseTarget(input: unknown, option: string, noun = MESSAGES.noun.option): TargetSpec {
   let raw: unknown = input;
-  let weight = 1;
-  if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
-    const entry = input as Record<string, unknown>;
-    for (const key of Object.keys(entry)) {
-      if (key !== 'url' && key !== 'weight') fail(`${option}.${key}`, 'is not a target option (expected url, weight)', entry[key], noun);
-    }
-    raw = own(entry, 'url');
-    weight = positiveNumber(`${option}.weight`, own(entry, 'weight'), 1, noun);
+  let weight: number = DEFAULTS.target.weight;
+  if (isPlainObject(input)) {
+    knownKeys(option, input, TARGET_KEYS, MESSAGES.objects.target, noun);
+    raw = own(input, 'url');
+    weight = positiveNumber(`${option}.weight`, own(input, 'weight'), DEFAULTS.target.weight, noun);
     option = `${option}.url`;
   }
-  if (typeof raw !== 'string') fail(option, 'must be an absolute http(s) URL string or { url, weight }', raw, noun);
+  const m = MESSAGES.targets;
+  if (typeof raw !== 'string') fail(option, m.shape, raw, noun);
 
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    fail(option, 'must be an absolute http(s) URL', raw, noun);
+    fail(option, m.url, raw, noun);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(option, 'must use http: or https:', raw, noun);
-  if (url.port === '0') fail(option, 'must not use port 0', raw, noun);
-  if (url.username !== '' || url.password !== '') fail(option, 'must not carry credentials', raw, noun);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(option, m.scheme, raw, noun);
+  if (url.port === '0') fail(option, m.port0, raw, noun);
+  if (url.username !== '' || url.password !== '') fail(option, m.credentials, raw, noun);
   // `new URL` drops an empty "?" or "#", so look at the raw text as well.
-  if (url.search !== '' || raw.includes('?')) fail(option, 'must not have a query string', raw, noun);
-  if (url.hash !== '' || raw.includes('#')) fail(option, 'must not have a fragment', raw, noun);
+  if (url.search !== '' || raw.includes('?')) fail(option, m.query, raw, noun);
+  if (url.hash !== '' || raw.includes('#')) fail(option, m.fragment, raw, noun);
 
   const basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
   // Upstream paths are basePath + "/…"; one starting with "//" would read as a host.
-  if (basePath.startsWith('//')) fail(option, 'must not have a path starting with "//"', raw, noun);
+  if (basePath.startsWith('//')) fail(option, m.doubleSlash, raw, noun);
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const protocol = url.protocol;
   return Object.freeze({
@@ -81,13 +73,11 @@ export function parseTarget(input: unknown, option: string, noun = 'option'): Ta
 }
 
 export function parseTargets(input: unknown, option = 'targets'): TargetSpec[] {
-  if (!Array.isArray(input) || input.length === 0) {
-    fail(option, 'must be a non-empty array of target URLs, or dnsTargets(...)', input);
-  }
+  if (!Array.isArray(input) || input.length === 0) fail(option, MESSAGES.targets.list, input);
   const seen = new Set<string>();
   return input.map((entry, i) => {
     const spec = parseTarget(entry, `${option}[${i}]`);
-    if (seen.has(spec.url)) fail(`${option}[${i}]`, `duplicates another target (${spec.url})`, entry);
+    if (seen.has(spec.url)) fail(`${option}[${i}]`, MESSAGES.targets.duplicate(spec.url), entry);
     seen.add(spec.url);
     return spec;
   });

@@ -3,7 +3,9 @@ import https from 'node:https';
 import type { HealthCheckConfig } from '../options/config';
 import type { Events } from '../observability/events';
 import { log } from '../observability/log';
-import type { Pool, TargetState } from '../balancing/pool';
+import type { Pool } from '../balancing/pool';
+import type { TargetState } from '../balancing/target';
+import type { Clock, Random, Timer } from '../clock';
 
 const USER_AGENT = 'express-load-balance-health-check';
 
@@ -14,7 +16,9 @@ const USER_AGENT = 'express-load-balance-health-check';
  * unref()ed: a process with a balancer in it can still exit.
  */
 export class ActiveHealthCheck {
-  private readonly timers = new Map<TargetState, NodeJS.Timeout>();
+  private readonly timers = new Map<TargetState, Timer>();
+  /** Per target, probe results in a row that argue for a change of state; reset by any other. */
+  private readonly streaks = new WeakMap<TargetState, number>();
   private readonly probes = new Set<http.ClientRequest>();
   private closed = false;
 
@@ -22,7 +26,8 @@ export class ActiveHealthCheck {
     private readonly config: HealthCheckConfig,
     private readonly pool: Pool,
     private readonly events: Events,
-    private readonly random: () => number,
+    private readonly clock: Clock,
+    private readonly random: Random,
   ) {}
 
   /** Starts probing targets that have no schedule yet, and forgets removed ones. */
@@ -31,7 +36,7 @@ export class ActiveHealthCheck {
     const current = new Set(this.pool.targets);
     for (const [target, timer] of this.timers) {
       if (!current.has(target)) {
-        clearTimeout(timer);
+        timer.cancel();
         this.timers.delete(target);
       }
     }
@@ -42,16 +47,14 @@ export class ActiveHealthCheck {
 
   close(): void {
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
     for (const probe of this.probes) probe.destroy();
     this.probes.clear();
   }
 
   private schedule(target: TargetState, delay: number): void {
-    const timer = setTimeout(() => this.probe(target), delay);
-    timer.unref();
-    this.timers.set(target, timer);
+    this.timers.set(target, this.clock.setTimeout(() => this.probe(target), delay));
   }
 
   private probe(target: TargetState): void {
@@ -69,15 +72,14 @@ export class ActiveHealthCheck {
     const finish = (passed: boolean): void => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      timer.cancel();
       this.probes.delete(request);
       request.destroy();
       if (this.closed || !this.timers.has(target)) return;
       this.report(target, passed);
       this.schedule(target, config.interval * (0.9 + 0.2 * this.random()));
     };
-    const timer = setTimeout(() => finish(false), config.timeout);
-    timer.unref();
+    const timer = this.clock.setTimeout(() => finish(false), config.timeout);
     request.on('response', (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
@@ -88,17 +90,18 @@ export class ActiveHealthCheck {
   }
 
   private report(target: TargetState, passed: boolean): void {
-    // probeStreak counts the results that argue for a change of state, reset by any other.
     if (passed === target.healthy) {
-      target.probeStreak = 0;
+      this.streaks.delete(target);
       return;
     }
-    target.probeStreak++;
+    const streak = (this.streaks.get(target) ?? 0) + 1;
     const threshold = target.healthy ? this.config.unhealthyThreshold : this.config.healthyThreshold;
-    if (target.probeStreak < threshold) return;
-    target.probeStreak = 0;
-    target.healthy = passed;
-    this.pool.refresh();
+    if (streak < threshold) {
+      this.streaks.set(target, streak);
+      return;
+    }
+    this.streaks.delete(target);
+    this.pool.setHealthy(target, passed);
     log.health('%s is %s after %d probes of %s', target.url, passed ? 'up' : 'down', threshold, this.config.path);
     this.events.emit(passed ? 'targetUp' : 'targetDown', { target, reason: 'health-check' });
   }

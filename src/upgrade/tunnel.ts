@@ -2,14 +2,17 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BadGatewayError, GatewayTimeoutError, type LoadBalanceError, SaturatedError } from '../errors';
+import type { Attempt } from '../balancing/attempts';
+import type { TargetState } from '../balancing/target';
+import { type LoadBalanceError, SaturatedError } from '../errors';
 import type { UpstreamHeaders } from '../forwarding/headers';
-import type { TargetState } from '../balancing/pool';
-import type { UpgradeContext } from './upgrade-proxy';
+import type { Deadlines } from '../forwarding/transport';
+import { upstreamError } from '../forwarding/upstream-errors';
 
 /** What a tunnel needs from the WebSocket proxy that opened it. */
 export interface TunnelOwner {
-  readonly ctx: UpgradeContext;
+  /** The handshake's deadlines: `timeout` for the answer. */
+  readonly deadlines: Deadlines;
   /** Emits `error` for a failed upgrade. */
   reportError(error: LoadBalanceError, req: IncomingMessage, target?: TargetState): void;
   /** The tunnel gave its slot back: it no longer needs ending on `close()`. */
@@ -52,20 +55,19 @@ export function closeAfterFlush(socket: Duplex): void {
 }
 
 /**
- * One upgrade request on its way to a target, then the connection between them. Holds
- * one in-flight slot on the target from the moment it is chosen until either side
- * closes, so least-connections sees long-lived sockets; the slot is given back once.
+ * One upgrade request on its way to a target, then the connection between them. Its
+ * attempt holds one in-flight slot on the target from the moment it is chosen until
+ * either side closes, so least-connections sees long-lived sockets; the attempt ends
+ * once, with the handshake's outcome and duration.
  */
 export class Tunnel {
-  /** The upstream answered (101 or otherwise) or failed: outcome recorded. */
+  /** The upstream answered (101 or otherwise) or failed: the outcome is known. */
   answered = false;
-  released = false;
   proxyReq: ClientRequest | undefined;
   upstreamSocket: Socket | undefined;
-  private readonly startedAt = performance.now();
-  private handshakeMs = 0;
+  /** The upstream's answer to the handshake, once there is one. */
   private status: number | undefined;
-  private ok = true;
+  private failed = false;
   /** What the client sent before the answer, for the upstream once it switches. */
   private early: Buffer[] | undefined = [];
   private earlyBytes = 0;
@@ -74,11 +76,20 @@ export class Tunnel {
     private readonly owner: TunnelOwner,
     readonly req: IncomingMessage,
     readonly socket: Duplex,
-    readonly target: TargetState,
+    private readonly attempt: Attempt,
     /** Path and query sent upstream, base path included. */
     readonly path: string,
     readonly headers: UpstreamHeaders,
   ) {}
+
+  get target(): TargetState {
+    return this.attempt.target;
+  }
+
+  /** The slot was given back: the tunnel is closed, or closing. */
+  get released(): boolean {
+    return this.attempt.ended;
+  }
 
   /**
    * Reads the client socket until the upstream answers. Node leaves an upgraded socket
@@ -117,9 +128,8 @@ export class Tunnel {
     if (this.answered) return;
     this.early = undefined;
     this.answered = true;
-    this.handshakeMs = performance.now() - this.startedAt;
     this.status = status;
-    this.owner.ctx.outliers?.record(this.target, status >= 500);
+    this.attempt.stopClock();
   }
 
   /** The handshake failed before any answer: the client is told 502 (504 on timeout). */
@@ -130,17 +140,11 @@ export class Tunnel {
       return;
     }
     this.answered = true;
-    this.ok = false;
-    this.handshakeMs = performance.now() - this.startedAt;
+    this.failed = true;
+    this.attempt.stopClock();
     const { target } = this;
-    target.failures++;
-    this.owner.ctx.outliers?.record(target, true);
-    const error =
-      cause instanceof HandshakeTimeout
-        ? new GatewayTimeoutError(`${target.url} did not accept the WebSocket within ${this.owner.ctx.timeout} ms`, target.url, { cause })
-        : new BadGatewayError(`${target.url} failed the WebSocket upgrade: ${cause instanceof Error ? cause.message : String(cause)}`, target.url, {
-            cause,
-          });
+    const phase = cause instanceof HandshakeTimeout ? 'timeout' : 'sent';
+    const error = upstreamError(target.url, phase, this.owner.deadlines, cause, 'upgrade');
     this.owner.reportError(error, this.req, target);
     refuse(this.socket, error);
     this.release();
@@ -154,18 +158,13 @@ export class Tunnel {
     this.release();
   }
 
-  /**
-   * Gives the target's slot back and tells the strategy, once. The duration reported is
-   * the handshake's: a session's length says nothing about how fast the target is, and
-   * peak-EWMA would take a long chat for a slow upstream.
-   */
+  /** Gives the target's slot back by ending the attempt, once. */
   release(): void {
     if (this.released) return;
-    this.released = true;
     this.owner.forget(this);
-    const { target } = this;
-    target.inFlight--;
-    if (!this.answered) this.handshakeMs = performance.now() - this.startedAt;
-    this.owner.ctx.strategy.onEnd?.(target, { ok: this.ok, status: this.status, durationMs: this.handshakeMs });
+    const { status } = this;
+    if (this.failed) this.attempt.end({ result: 'error', status });
+    else if (status === undefined) this.attempt.end({ result: 'aborted' });
+    else this.attempt.end({ result: 'response', status });
   }
 }

@@ -3,28 +3,26 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Request } from 'express';
 import { createProxyMiddleware, type Options, type Plugin, type RequestHandler } from 'http-proxy-middleware';
-import { BadRequestError, LoadBalanceError, NoTargetError } from '../errors';
-import type { Events } from '../observability/events';
-import type { OutlierDetection } from '../resilience/outlier-detection';
+import type { AttemptLifecycle } from '../balancing/attempts';
+import type { Choice, TargetSelector } from '../balancing/selection';
+import type { TargetState } from '../balancing/target';
+import { BadRequestError, NoTargetError, type LoadBalanceError } from '../errors';
 import { upstreamRequestHeaders } from '../forwarding/headers';
-import type { XForwardedMode } from '../options/config';
-import type { TargetState } from '../balancing/pool';
-import type { Strategy } from '../balancing/strategies/types';
-import { closeAfterFlush, HandshakeTimeout, refuse, Tunnel, type TunnelOwner } from './tunnel';
+import type { Deadlines } from '../forwarding/transport';
 import { joinBasePath, relativePath } from '../forwarding/upstream-path';
+import type { Events } from '../observability/events';
+import type { BalancerConfig } from '../options/config';
+import { closeAfterFlush, HandshakeTimeout, refuse, Tunnel, type TunnelOwner } from './tunnel';
 
 /** What the WebSocket proxy needs from its balancer. */
 export interface UpgradeContext {
-  readonly strategy: Strategy<TargetState>;
+  readonly config: BalancerConfig;
+  readonly selector: TargetSelector;
+  readonly lifecycle: AttemptLifecycle;
   readonly events: Events;
-  readonly outliers: OutlierDetection | undefined;
-  readonly timeout: number;
-  readonly preserveHost: boolean;
-  readonly xForwarded: XForwardedMode;
+  readonly deadlines: Deadlines;
   /** True once `close()` was called: new upgrades are refused. */
-  readonly closed: boolean;
-  /** The sticky or strategy pick among available targets, as for HTTP requests. */
-  choose(req: Request): TargetState | LoadBalanceError;
+  closed(): boolean;
 }
 
 /** RFC 6455 §4.1: the Upgrade header names the "websocket" protocol, in any case. */
@@ -49,7 +47,7 @@ export class UpgradeProxy implements TunnelOwner {
   /** Tunnels holding a slot, so `close()` can end them. */
   private readonly open = new Set<Tunnel>();
 
-  constructor(readonly ctx: UpgradeContext) {
+  constructor(private readonly ctx: UpgradeContext) {
     this.proxy = createProxyMiddleware({
       ws: true,
       pathFilter: EVERY_PATH,
@@ -61,11 +59,15 @@ export class UpgradeProxy implements TunnelOwner {
     });
   }
 
+  get deadlines(): Deadlines {
+    return this.ctx.deadlines;
+  }
+
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Until the proxy takes over, a client that resets must not become an uncaught
     // 'error': the server stops watching an upgraded socket's errors.
     socket.on('error', () => this.tunnels.get(req)?.destroy());
-    if (this.ctx.closed) {
+    if (this.ctx.closed()) {
       this.reject(req, socket, new NoTargetError('express-load-balance: the balancer is closed'));
       return;
     }
@@ -83,28 +85,30 @@ export class UpgradeProxy implements TunnelOwner {
     // and the socket, which Node's request has; a custom strategy or hashKey is told in
     // lb.upgrade's docs that it gets no Express additions, and one that throws is caught.
     const expressLike = req as Request;
-    let target: TargetState | LoadBalanceError;
+    let choice: Choice;
     try {
-      target = this.ctx.choose(expressLike);
+      choice = this.ctx.selector.choose(expressLike);
     } catch (thrown) {
       const cause = thrown instanceof Error ? thrown : new Error(String(thrown));
       this.reject(req, socket, new NoTargetError(`the strategy threw: ${cause.message}`, { cause }));
       return;
     }
-    if (target instanceof LoadBalanceError) {
-      this.reject(req, socket, target);
+    const { target, refused } = choice;
+    if (refused !== undefined) {
+      this.reject(req, socket, refused);
       return;
     }
-    const headers = upstreamRequestHeaders(expressLike, target, this.ctx.preserveHost, this.ctx.xForwarded);
+    const { config } = this.ctx;
+    const headers = upstreamRequestHeaders(expressLike, target, config.preserveHost, config.xForwarded);
     delete headers['content-type'];
     // Upgrade and Connection are hop-by-hop, dropped above; for this hop they are the point.
     headers.connection = 'Upgrade';
     if (req.headers.upgrade !== undefined) headers.upgrade = req.headers.upgrade;
 
-    const tunnel = new Tunnel(this, req, socket, target, joinBasePath(target.basePath, relative), headers);
-    target.inFlight++;
-    target.requests++;
-    this.ctx.strategy.onStart?.(target, expressLike);
+    const path = joinBasePath(target.basePath, relative);
+    const attempt = this.ctx.lifecycle.begin(target, expressLike);
+    attempt.sent(path, 1);
+    const tunnel = new Tunnel(this, req, socket, attempt, path, headers);
     this.tunnels.set(req, tunnel);
     this.open.add(tunnel);
     socket.once('close', () => this.clientClosed(tunnel));
@@ -163,7 +167,7 @@ export class UpgradeProxy implements TunnelOwner {
         if (value !== false && value !== undefined) proxyReq.setHeader(name, value);
       }
       proxyReq.path = tunnel.path;
-      proxyReq.setTimeout(this.ctx.timeout, () => proxyReq.destroy(new HandshakeTimeout()));
+      proxyReq.setTimeout(this.ctx.deadlines.timeout, () => proxyReq.destroy(new HandshakeTimeout()));
       // Registered before http-proxy's own listeners, so these run first.
       proxyReq.once('upgrade', (_res: IncomingMessage, upstreamSocket: Socket) => {
         tunnel.upstreamSocket = upstreamSocket;

@@ -1,4 +1,4 @@
-import type { TargetState } from '../pool';
+import type { Target, TargetState } from '../target';
 import { fnv1a32, mix32 } from './hash';
 import { roundRobin } from './round-robin';
 import type { Strategy, StrategyContext } from './types';
@@ -28,6 +28,16 @@ const TWO_TO_32 = 4294967296;
  */
 export function consistentHash({ hashKey }: StrategyContext): Strategy<TargetState> {
   const fallback = roundRobin();
+  /** FNV-1a of each target's URL: its fixed identity here, computed once per target. */
+  const urlHashes = new WeakMap<Target, number>();
+  const urlHash = (target: Target): number => {
+    let hash = urlHashes.get(target);
+    if (hash === undefined) {
+      hash = fnv1a32(target.url);
+      urlHashes.set(target, hash);
+    }
+    return hash;
+  };
   return {
     pick(targets, req) {
       const key = hashKey(req);
@@ -37,7 +47,7 @@ export function consistentHash({ hashKey }: StrategyContext): Strategy<TargetSta
       let bestScore = -1;
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
-        const u = (mix32(keyHash ^ target.urlHash) + 0.5) / TWO_TO_32;
+        const u = (mix32(keyHash ^ urlHash(target)) + 0.5) / TWO_TO_32;
         const score = -target.weight / Math.log(u);
         if (score > bestScore) {
           best = target;

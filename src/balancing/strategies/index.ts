@@ -1,44 +1,38 @@
-import type { TargetState } from '../pool';
+import type { TargetState } from '../target';
 import { consistentHash } from './consistent-hash';
 import { leastConnections } from './least-connections';
 import { peakEwma } from './peak-ewma';
 import { powerOfTwo } from './power-of-two';
 import { random } from './random';
 import { roundRobin } from './round-robin';
+import type { StrategyConfig } from '../../options/config';
 import type { Strategy, StrategyFactory, StrategyName } from './types';
 
-const BUILT_IN: Readonly<Record<StrategyName, StrategyFactory>> = {
+/**
+ * The built-in strategies by name. loadBalance() hands this table to normalizeOptions,
+ * which checks the `strategy` option against it without loading strategy code itself.
+ */
+export const STRATEGIES: Readonly<Record<StrategyName, StrategyFactory>> = Object.freeze({
   'round-robin': roundRobin,
   random,
   'least-connections': leastConnections,
   'power-of-two': powerOfTwo,
   'consistent-hash': consistentHash,
   'peak-ewma': peakEwma,
-};
+});
 
 /** The names of the built-in strategies, in table order. */
-export const STRATEGY_NAMES = Object.freeze(Object.keys(BUILT_IN) as StrategyName[]);
+export const STRATEGY_NAMES = Object.freeze(Object.keys(STRATEGIES) as StrategyName[]);
 
-/** Turns the `strategy` option into a factory, or throws a TypeError naming it. */
-export function strategyFactory(option: unknown): StrategyFactory {
-  if (typeof option === 'string') {
-    const factory = Object.hasOwn(BUILT_IN, option) ? BUILT_IN[option as StrategyName] : undefined;
-    if (factory === undefined) {
-      throw new TypeError(
-        `express-load-balance: option "strategy" must be one of ${Object.keys(BUILT_IN).join(', ')}, a function or an object with pick(), got ${JSON.stringify(option)}`,
-      );
-    }
-    return factory;
-  }
-  if (typeof option === 'function') {
-    return () => checked({ pick: option as Strategy<TargetState>['pick'] });
-  }
-  if (typeof option === 'object' && option !== null && typeof (option as Strategy).pick === 'function') {
-    return () => checked(option as Strategy<TargetState>);
-  }
-  throw new TypeError(
-    'express-load-balance: option "strategy" must be a strategy name, a function (targets, req) => target, or an object with pick()',
-  );
+/**
+ * The factory of a validated `strategy` option (or of a built-in strategy's name): a
+ * built-in one as it is, a custom one behind the check of its picks.
+ */
+export function strategyFactory(strategy: StrategyConfig | StrategyName): StrategyFactory {
+  if (typeof strategy === 'string') return STRATEGIES[strategy];
+  if (strategy.kind === 'built-in') return strategy.factory;
+  const custom = strategy.strategy;
+  return () => checked(custom);
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { TargetState } from '../pool';
+import type { TargetState } from '../target';
+import { RunningWeights, type RunningWeight } from './running-weights';
 import type { Strategy } from './types';
 
 /**
@@ -9,6 +10,7 @@ import type { Strategy } from './types';
  * first one taking everything.
  */
 export function leastConnections(): Strategy<TargetState> {
+  const running = new RunningWeights();
   return {
     pick(targets) {
       let least: TargetState | undefined;
@@ -18,15 +20,20 @@ export function leastConnections(): Strategy<TargetState> {
       }
       if (least === undefined) return undefined;
       let best: TargetState | undefined;
+      let bestRunning: RunningWeight | undefined;
       let total = 0;
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
         if (target.inFlight * least.weight !== least.inFlight * target.weight) continue;
-        target.currentWeight += target.weight;
+        const current = running.of(target);
+        current.value += target.weight;
         total += target.weight;
-        if (best === undefined || target.currentWeight > best.currentWeight) best = target;
+        if (bestRunning === undefined || current.value > bestRunning.value) {
+          best = target;
+          bestRunning = current;
+        }
       }
-      best!.currentWeight -= total;
+      bestRunning!.value -= total;
       return best;
     },
   };

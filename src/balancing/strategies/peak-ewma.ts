@@ -1,4 +1,4 @@
-import type { TargetState } from '../pool';
+import type { TargetState } from '../target';
 import { pickOfTwo } from './power-of-two';
 import type { Strategy, StrategyContext } from './types';
 
@@ -24,8 +24,8 @@ function peakEwmaCost(target: TargetState, now: number): number {
  * choices on the peak-EWMA cost. The balancer updates every target's estimate from
  * each response's duration; this strategy only reads it.
  */
-export function peakEwma({ random, now }: StrategyContext): Strategy<TargetState> {
+export function peakEwma({ random, clock }: StrategyContext): Strategy<TargetState> {
   return {
-    pick: (targets) => pickOfTwo(targets, random, peakEwmaCost, now()),
+    pick: (targets) => pickOfTwo(targets, random, peakEwmaCost, clock.now()),
   };
 }

@@ -1,4 +1,4 @@
-import type { TargetState } from '../pool';
+import type { TargetState } from '../target';
 import type { Strategy, StrategyContext } from './types';
 
 /**

@@ -1,4 +1,5 @@
-import type { TargetState } from '../pool';
+import type { TargetState } from '../target';
+import { RunningWeights, type RunningWeight } from './running-weights';
 import type { Strategy } from './types';
 
 /**
@@ -8,17 +9,23 @@ import type { Strategy } from './types';
  * With equal weights it is plain rotation in configuration order.
  */
 export function roundRobin(): Strategy<TargetState> {
+  const running = new RunningWeights();
   return {
     pick(targets) {
       let best: TargetState | undefined;
+      let bestRunning: RunningWeight | undefined;
       let total = 0;
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
-        target.currentWeight += target.weight;
+        const current = running.of(target);
+        current.value += target.weight;
         total += target.weight;
-        if (best === undefined || target.currentWeight > best.currentWeight) best = target;
+        if (bestRunning === undefined || current.value > bestRunning.value) {
+          best = target;
+          bestRunning = current;
+        }
       }
-      if (best !== undefined) best.currentWeight -= total;
+      if (bestRunning !== undefined) bestRunning.value -= total;
       return best;
     },
   };

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
-import type { Target, TargetState } from '../pool';
+import type { Clock, Random } from '../../clock';
+import type { Target, TargetState } from '../target';
 
 /**
  * How an attempt ended, as reported to {@link Strategy.onEnd}.
@@ -65,10 +66,10 @@ export type HashKey = (req: Request) => string | undefined;
 
 /** What a strategy may use besides the targets: injected so tests can be deterministic. */
 export interface StrategyContext {
-  /** A number in [0, 1), like `Math.random`. */
-  readonly random: () => number;
-  /** Milliseconds on a monotonic clock, like `performance.now`. */
-  readonly now: () => number;
+  /** The balancer's random source. */
+  readonly random: Random;
+  /** The balancer's clock; strategies only read it. */
+  readonly clock: Pick<Clock, 'now'>;
   /** The consistent-hash key of a request (validated `hashKey` option, or the client IP). */
   readonly hashKey: HashKey;
 }

@@ -1,40 +1,4 @@
-import type { FailurePhase } from '../forwarding/transport';
-
-/**
- * RFC 9110 §9.2.2 idempotent methods: sending one twice has the effect of sending it
- * once, so a retry after the request may have reached the application is safe.
- * POST and PATCH are not, and are never retried once they may have been seen.
- */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** Why an attempt failed, as far as retrying is concerned. */
-export type RetryableFailure =
-  | { readonly phase: FailurePhase }
-  /** The upstream answered with a status that `retryOn` lists. */
-  | { readonly phase: 'status'; readonly status: number };
-
-/**
- * nginx's proxy_next_upstream and Envoy's retry_on, made strict: a failure that
- * certainly never reached the application (no connection was made) may be retried
- * for any method; anything after the request may have been seen only for idempotent
- * methods.
- *
- * A reset on a reused keep-alive connection before any response byte is most often the
- * keep-alive race (the upstream closed the idle connection as the request went out),
- * but an upstream that read the request and then crashed resets the connection in
- * exactly the same way: the two cannot be told apart, so only idempotent methods are
- * sent again. Go's net/http and nginx draw the same line; the chaos tests found POSTs
- * delivered twice when it was drawn elsewhere.
- */
-export function mayRetry(method: string, failure: RetryableFailure): boolean {
-  if (failure.phase === 'connect' || failure.phase === 'connect-timeout') return true;
-  return IDEMPOTENT.has(method);
-}
-
-/** What a retry budget needs: a clock, injected so tests control time. */
-export interface BudgetClock {
-  now(): number;
-}
+import type { Clock } from '../clock';
 
 /**
  * Linkerd's retry budget: over a sliding window, retries may add at most `ratio` of
@@ -54,7 +18,7 @@ export class RetryBudget {
   constructor(
     private readonly ratio: number,
     private readonly minPerSecond: number,
-    private readonly clock: BudgetClock = { now: () => performance.now() },
+    private readonly clock: Pick<Clock, 'now'>,
   ) {
     this.currentStart = clock.now();
   }

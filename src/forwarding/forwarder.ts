@@ -1,0 +1,97 @@
+import type { NextFunction, Request, Response } from 'express';
+import { BadRequestError, PayloadTooLargeError } from '../errors';
+import { log } from '../observability/log';
+import { axiosChangesRequests } from './axios-instance';
+import { requestBody } from './body';
+import { Exchange, type ExchangeContext, type ForwardingParts } from './exchange';
+import { upstreamRequestHeaders } from './headers';
+import { relativePath } from './upstream-path';
+
+/**
+ * The HTTP side of a balancer: admits a client request (method, path, declared body
+ * size), chooses its first target, and hands it to an {@link Exchange}.
+ */
+export class Forwarder {
+  private readonly ctx: ExchangeContext;
+
+  constructor(parts: ForwardingParts) {
+    const { axios, config } = parts;
+    this.ctx = {
+      ...parts,
+      deadlines: Object.freeze({ timeout: config.timeout, connectTimeout: config.resilience.connectTimeout }),
+      direct: () => !axiosChangesRequests(axios),
+    };
+  }
+
+  handle(req: Request, res: Response, next: NextFunction): void {
+    if (req.method === 'CONNECT') {
+      next(new BadRequestError('CONNECT is not forwarded by express-load-balance'));
+      return;
+    }
+    const { config } = this.ctx;
+    let relative: string | undefined;
+    try {
+      relative = this.upstreamRelative(req);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    if (relative === undefined) {
+      next(new BadRequestError('request path climbs above its root'));
+      return;
+    }
+    const max = config.maxBodySize;
+    // Node's parser has already refused a Content-Length that is not a number or that
+    // disagrees with another one, so one Number() is enough.
+    if (max !== Infinity && req.readableEnded === false && Number(req.headers['content-length']) > max) {
+      this.refuseBody(res, next);
+      return;
+    }
+    const { target, refused } = this.ctx.selector.choose(req);
+    if (refused !== undefined) {
+      if (log.forward.enabled) log.forward('%s %s refused: %s', req.method, req.originalUrl, refused.message);
+      next(refused);
+      return;
+    }
+    if (log.forward.enabled) log.forward('%s %s -> %s', req.method, req.originalUrl, target.url);
+    const body = requestBody(req, config.resilience.retryBufferSize, max);
+    if (Buffer.isBuffer(body) && body.length > max) {
+      this.refuseBody(res, next);
+      return;
+    }
+    const headers = upstreamRequestHeaders(req, target, config.preserveHost, config.xForwarded);
+    if (Buffer.isBuffer(body)) {
+      // A parser already read the stream: the re-serialised body has its own length,
+      // and body-parser undid any Content-Encoding.
+      headers['content-length'] = String(body.length);
+      delete headers['content-encoding'];
+    }
+    new Exchange(this.ctx, req, res, next, { target, relative, body, headers }).start();
+  }
+
+  /**
+   * The path and query sent upstream, relative to the target's base path: the client's,
+   * through `pathRewrite`, whose result is sanitised again so that a rewrite can never
+   * name a host. `undefined` when it climbs above the root; throws what a rewrite threw.
+   */
+  private upstreamRelative(req: Request): string | undefined {
+    const relative = relativePath(req.url);
+    const { pathRewrite } = this.ctx.config;
+    if (relative === undefined || pathRewrite === undefined) return relative;
+    const rewritten: unknown = pathRewrite(relative, req);
+    if (typeof rewritten !== 'string') {
+      throw new TypeError(`express-load-balance: pathRewrite must return a string synchronously, got ${typeof rewritten}`);
+    }
+    return relativePath(rewritten);
+  }
+
+  /**
+   * 413 without reading the body: the connection is closed after the answer, as Node
+   * would otherwise read and discard the rest of the body to keep the connection alive.
+   */
+  private refuseBody(res: Response, next: NextFunction): void {
+    const max = this.ctx.config.maxBodySize;
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    next(new PayloadTooLargeError(`request body exceeds maxBodySize (${max} bytes)`, max));
+  }
+}
