@@ -76,7 +76,7 @@ export class Balancer {
               this.health?.sync();
             },
             setWeight: (url, weight) => pool.setWeight(url, weight),
-          });
+          }, clock);
 
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also
     // shortens it to one second under an upstream's `Keep-Alive: timeout=N` hint.

@@ -13,7 +13,7 @@ import type { TargetSnapshot } from './balancing/target';
 import { systemRuntime, type Runtime } from './clock';
 import type { BalancerStats } from './observability/stats';
 import { statusHandler } from './observability/status-page';
-import type { Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
+import type { Strategy, StrategyFactory, StrategyFunction, StrategyName } from './balancing/strategies/types';
 
 /**
  * The middleware `loadBalance()` returns: use it with `app.use(path, lb)`; the extra
@@ -166,12 +166,17 @@ export function loadBalance(
 }
 
 /**
- * `loadBalance(options)` on another clock and random source: tests drive a whole
- * balancer on a fake clock with it. Not part of the public API.
+ * `loadBalance(options)` on another clock and random source, and optionally another
+ * table of strategies by name: tests drive a whole balancer on a fake clock with it.
+ * Not part of the public API.
  * @internal
  */
-export function loadBalanceOn(runtime: Runtime, options: LoadBalanceOptions): LoadBalanceMiddleware {
-  return middlewareOf(new Balancer(normalizeOptions(options, STRATEGIES), runtime));
+export function loadBalanceOn(
+  runtime: Runtime,
+  options: LoadBalanceOptions,
+  strategies: Readonly<Record<string, StrategyFactory>> = STRATEGIES,
+): LoadBalanceMiddleware {
+  return middlewareOf(new Balancer(normalizeOptions(options, strategies), runtime));
 }
 
 function middlewareOf(balancer: Balancer): LoadBalanceMiddleware {

@@ -1,3 +1,4 @@
+import type { Clock, Timer } from '../clock';
 import type { TargetSpec } from '../options/targets';
 import { log } from '../observability/log';
 import { createResolver, resolveTargets } from './resolve';
@@ -26,7 +27,7 @@ export class DnsDiscovery {
   private readonly cancel: () => void;
   /** URLs of the targets this discovery added and has not removed. */
   private readonly managed = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private closed = false;
   /** `SRV _http._tcp.api.service.consul:`, the start of every log line. */
   private readonly where: string;
@@ -36,6 +37,7 @@ export class DnsDiscovery {
   constructor(
     private readonly source: DnsTargets,
     private readonly sink: DiscoverySink,
+    private readonly clock: Clock,
   ) {
     ({ resolver: this.resolver, cancel: this.cancel } = createResolver(source));
     this.where = `${source.record} ${source.name}:`;
@@ -55,7 +57,7 @@ export class DnsDiscovery {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.cancel();
     this.settleFirst(new Error(`express-load-balance: closed before DNS named any target for ${this.source.name}`));
   }
@@ -75,8 +77,7 @@ export class DnsDiscovery {
       if (this.closed) return;
       log.discovery('%s lookup failed, keeping %d targets: %s', this.where, this.managed.size, errorMessage(error));
     }
-    this.timer = setTimeout(() => void this.lookup(), source.interval);
-    this.timer.unref();
+    this.timer = this.clock.setTimeout(() => void this.lookup(), source.interval);
   }
 
   private apply(specs: readonly TargetSpec[]): void {
