@@ -28,7 +28,8 @@ function decide(output) {
   if (counts && typeof counts === 'object') {
     const found = SEVERITIES.filter((severity) => Number(counts[severity]) > 0);
     const total = Number.isFinite(Number(counts.total)) ? Number(counts.total) : found.reduce((sum, s) => sum + Number(counts[s]), 0);
-    if (total === 0 && found.length === 0) return { verdict: 'pass', message: 'npm audit: no known vulnerability in production dependencies' };
+    if (total === 0 && found.length === 0)
+      return { verdict: 'pass', message: 'npm audit: no known vulnerability in production dependencies' };
     const names = Object.keys(report.vulnerabilities || {}).sort();
     const bySeverity = found.map((severity) => `${counts[severity]} ${severity}`).join(', ');
     return {

@@ -66,8 +66,8 @@ describe('adding a strategy: one file and one row', () => {
   it('is a name the strategy option accepts only where the row is', () => {
     const options = { targets: ['http://127.0.0.1:1'], strategy: 'fewest-picks' } as unknown as LoadBalanceOptions;
     expect(() => loadBalanceOn(systemRuntime, options)).toThrow(/option "strategy" must be one of round-robin, .*peak-ewma/);
-    expect(() => loadBalanceOn(systemRuntime, { ...options, strategy: 'nope' } as unknown as LoadBalanceOptions, WITH_FEWEST_PICKS)).toThrow(
-      /must be one of .*peak-ewma, fewest-picks/,
-    );
+    expect(() =>
+      loadBalanceOn(systemRuntime, { ...options, strategy: 'nope' } as unknown as LoadBalanceOptions, WITH_FEWEST_PICKS),
+    ).toThrow(/must be one of .*peak-ewma, fewest-picks/);
   });
 });

@@ -1,7 +1,10 @@
 import { AttemptWindow } from '../src/observability/attempt-window';
 
+/** One attempt: when it ended, how long it took, and whether it succeeded (default: it did). */
+type Sample = readonly [at: number, durationMs: number, ok?: boolean];
+
 /** A 60 s window in 6 buckets of 10 s, as the balancer uses. */
-function windowWith(samples: ReadonlyArray<readonly [at: number, durationMs: number, ok?: boolean]>): AttemptWindow {
+function windowWith(samples: readonly Sample[]): AttemptWindow {
   const window = new AttemptWindow(60_000, 6);
   for (const [at, durationMs, ok = true] of samples) window.record(durationMs, ok, at);
   return window;
@@ -14,20 +17,23 @@ function ramp(n: number, at = 0): Array<[number, number]> {
 
 describe('latency percentiles of the attempts in the window', () => {
   it.each`
-    case                              | samples                          | p50      | p95      | p99
-    ${'one attempt'}                  | ${[[0, 42]]}                     | ${42}    | ${42}    | ${42}
-    ${'equal durations read exactly'} | ${[[0, 7.5], [1, 7.5], [2, 7.5]]} | ${7.5}   | ${7.5}   | ${7.5}
-    ${'1..100 ms'}                    | ${ramp(100)}                     | ${50}    | ${95}    | ${99}
-    ${'1..1000 ms'}                   | ${ramp(1000)}                    | ${500}   | ${950}   | ${990}
-    ${'a slow tail of 2 in 100'}      | ${[...ramp(98).map(([at]) => [at, 10]), [0, 900], [0, 1000]]} | ${10} | ${10} | ${900}
-    ${'sub-millisecond'}              | ${[[0, 0.004], [0, 0.25], [0, 0.9]]} | ${0.25} | ${0.9} | ${0.9}
-    ${'zero and negative durations'}  | ${[[0, 0], [0, -1]]}             | ${0}     | ${0}     | ${0}
-  `('$case: p50 $p50, p95 $p95, p99 $p99 (within 3 %)', ({ samples, p50, p95, p99 }) => {
-    const { latency } = windowWith(samples).read(0);
-    expect(Math.abs(latency.p50! - p50)).toBeLessThanOrEqual(p50 * 0.03 + 1e-9);
-    expect(Math.abs(latency.p95! - p95)).toBeLessThanOrEqual(p95 * 0.03 + 1e-9);
-    expect(Math.abs(latency.p99! - p99)).toBeLessThanOrEqual(p99 * 0.03 + 1e-9);
-  });
+    case                              | samples                                                       | p50     | p95    | p99
+    ${'one attempt'}                  | ${[[0, 42]]}                                                  | ${42}   | ${42}  | ${42}
+    ${'equal durations read exactly'} | ${[[0, 7.5], [1, 7.5], [2, 7.5]]}                             | ${7.5}  | ${7.5} | ${7.5}
+    ${'1..100 ms'}                    | ${ramp(100)}                                                  | ${50}   | ${95}  | ${99}
+    ${'1..1000 ms'}                   | ${ramp(1000)}                                                 | ${500}  | ${950} | ${990}
+    ${'a slow tail of 2 in 100'}      | ${[...ramp(98).map(([at]) => [at, 10]), [0, 900], [0, 1000]]} | ${10}   | ${10}  | ${900}
+    ${'sub-millisecond'}              | ${[[0, 0.004], [0, 0.25], [0, 0.9]]}                          | ${0.25} | ${0.9} | ${0.9}
+    ${'zero and negative durations'}  | ${[[0, 0], [0, -1]]}                                          | ${0}    | ${0}   | ${0}
+  `(
+    '$case: p50 $p50, p95 $p95, p99 $p99 (within 3 %)',
+    ({ samples, p50, p95, p99 }: { case: string; samples: Sample[]; p50: number; p95: number; p99: number }) => {
+      const { latency } = windowWith(samples).read(0);
+      expect(Math.abs(latency.p50! - p50)).toBeLessThanOrEqual(p50 * 0.03 + 1e-9);
+      expect(Math.abs(latency.p95! - p95)).toBeLessThanOrEqual(p95 * 0.03 + 1e-9);
+      expect(Math.abs(latency.p99! - p99)).toBeLessThanOrEqual(p99 * 0.03 + 1e-9);
+    },
+  );
 
   it('has no percentiles before the first attempt', () => {
     expect(new AttemptWindow().read(5_000)).toEqual({ requests: 0, failures: 0, latency: { p50: null, p95: null, p99: null } });
@@ -40,14 +46,18 @@ describe('latency percentiles of the attempts in the window', () => {
 
   it('keeps every percentile within 3 % of the exact one over random durations', () => {
     let seed = 12345;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const durations = Array.from({ length: 5000 }, () => Math.exp(random() * 12 - 4)); // 0.02 ms .. 3 s
     const window = new AttemptWindow();
     for (const d of durations) window.record(d, true, 0);
     const sorted = [...durations].sort((a, b) => a - b);
     const exact = (q: number): number => sorted[Math.ceil(q * sorted.length) - 1]!;
     const { latency } = window.read(0);
-    for (const [q, got] of [[0.5, latency.p50], [0.95, latency.p95], [0.99, latency.p99]] as const) {
+    for (const [q, got] of [
+      [0.5, latency.p50],
+      [0.95, latency.p95],
+      [0.99, latency.p99],
+    ] as const) {
       // A microsecond of rounding on top of the bin's width.
       expect(Math.abs(got! - exact(q))).toBeLessThanOrEqual(exact(q) * 0.03 + 0.001);
     }
@@ -56,19 +66,35 @@ describe('latency percentiles of the attempts in the window', () => {
 
 describe('the sliding window', () => {
   it.each`
-    case                                      | samples                                 | now       | requests | failures | p50
-    ${'counts what ended within the minute'}  | ${[[0, 5], [30_000, 10, false]]}       | ${59_999} | ${2}     | ${1}     | ${5}
-    ${'drops a bucket once a minute passed'}  | ${[[0, 5], [30_000, 10, false]]}       | ${60_000} | ${1}     | ${1}     | ${10}
-    ${'slides in 10 s steps'}                 | ${[[9_999, 5], [10_000, 10]]}          | ${69_999} | ${1}     | ${0}     | ${10}
-    ${'forgets everything after a long gap'}  | ${[[0, 5], [50_000, 10]]}              | ${500_000} | ${0}    | ${0}     | ${null}
-    ${'reuses a ring slot after a lap'}       | ${[[0, 5], [60_000, 7], [61_000, 9]]}  | ${61_000} | ${2}     | ${0}     | ${7}
-    ${'counts a late clock reading as now'}   | ${[[20_000, 5], [5_000, 6]]}           | ${20_000} | ${2}     | ${0}     | ${5}
-  `('$case', ({ samples, now, requests, failures, p50 }) => {
-    const stats = windowWith(samples).read(now);
-    expect(stats).toMatchObject({ requests, failures });
-    if (p50 === null) expect(stats.latency.p50).toBeNull();
-    else expect(stats.latency.p50).toBeCloseTo(p50, 1);
-  });
+    case                                     | samples                               | now        | requests | failures | p50
+    ${'counts what ended within the minute'} | ${[[0, 5], [30_000, 10, false]]}      | ${59_999}  | ${2}     | ${1}     | ${5}
+    ${'drops a bucket once a minute passed'} | ${[[0, 5], [30_000, 10, false]]}      | ${60_000}  | ${1}     | ${1}     | ${10}
+    ${'slides in 10 s steps'}                | ${[[9_999, 5], [10_000, 10]]}         | ${69_999}  | ${1}     | ${0}     | ${10}
+    ${'forgets everything after a long gap'} | ${[[0, 5], [50_000, 10]]}             | ${500_000} | ${0}     | ${0}     | ${null}
+    ${'reuses a ring slot after a lap'}      | ${[[0, 5], [60_000, 7], [61_000, 9]]} | ${61_000}  | ${2}     | ${0}     | ${7}
+    ${'counts a late clock reading as now'}  | ${[[20_000, 5], [5_000, 6]]}          | ${20_000}  | ${2}     | ${0}     | ${5}
+  `(
+    '$case',
+    ({
+      samples,
+      now,
+      requests,
+      failures,
+      p50,
+    }: {
+      case: string;
+      samples: Sample[];
+      now: number;
+      requests: number;
+      failures: number;
+      p50: number | null;
+    }) => {
+      const stats = windowWith(samples).read(now);
+      expect(stats).toMatchObject({ requests, failures });
+      if (p50 === null) expect(stats.latency.p50).toBeNull();
+      else expect(stats.latency.p50).toBeCloseTo(p50, 1);
+    },
+  );
 
   it('forgets the slow attempts of a minute ago in its percentiles and extremes', () => {
     const window = windowWith([...ramp(50).map(([, d]): [number, number] => [0, d * 100]), [30_000, 2], [30_000, 2]]);

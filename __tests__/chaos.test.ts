@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import http from 'node:http';
 import type { LoadBalanceOptions } from 'express-load-balance';
 import { nextEvent } from './helpers/events';
@@ -14,7 +13,12 @@ type Outcome = { status: number; body: string } | { error: string };
 function send(
   agent: http.Agent,
   url: string,
-  { method = 'GET', path = '/', headers = {}, body }: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string } = {},
+  {
+    method = 'GET',
+    path = '/',
+    headers = {},
+    body,
+  }: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string } = {},
 ): Promise<Outcome> {
   return new Promise((resolve) => {
     const { hostname, port } = new URL(url);
@@ -144,7 +148,10 @@ describe('an upstream that dies under load and comes back on the same port', () 
     }
   }
 
-  async function startAll(mode: string, answer: (name: string, req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<void> {
+  async function startAll(
+    mode: string,
+    answer: (name: string, req: http.IncomingMessage, res: http.ServerResponse) => void,
+  ): Promise<void> {
     upstreams = await Promise.all(
       NAMES.map((name) =>
         startRestartable((req, res) => {
@@ -157,76 +164,84 @@ describe('an upstream that dies under load and comes back on the same port', () 
     agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
   }
 
-  it.each(Object.keys(DETECTION))('loses no GET, with %s', async (mode) => {
-    const received: Record<string, number> = { u0: 0, u1: 0, u2: 0 };
-    // The answer comes a turn of the event loop later, so a stop can catch requests in flight.
-    await startAll(mode, (name, _req, res) => {
-      received[name]!++;
-      setImmediate(() => res.end(name));
-    });
-    const failed: Outcome[] = [];
-    const load = new Load(10_000, 50);
-    const { attemptsWhileDown, returnsWhileDown } = await outage(
-      mode,
-      load,
-      async () => {
-        const outcome = await send(agent!, balanced!.url);
-        if (!('status' in outcome) || outcome.status !== 200) failed.push(outcome);
-      },
-      received,
-    );
-    expect(failed).toEqual([]);
-    // Health checks keep a down target out entirely. Outlier detection lets it back on
-    // probation when an ejection ends: the requests picked before its first failure
-    // comes back (a handful under 50 concurrent clients) go there, then it is out again.
-    if (mode === 'health checks') expect(attemptsWhileDown).toBe(0);
-    else expect(attemptsWhileDown).toBeLessThanOrEqual(20 * returnsWhileDown);
-  }, OUTAGE_TEST_TIMEOUT);
-
-  it.each(Object.keys(DETECTION))('delivers each POST at most once and reports every failure, with %s', async (mode) => {
-    const received: Record<string, number> = { u0: 0, u1: 0, u2: 0 };
-    const seen = new Map<string, string[]>();
-    const garbled: string[] = [];
-    await startAll(mode, (name, req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => (body += chunk));
-      req.on('end', () => {
+  it.each(Object.keys(DETECTION))(
+    'loses no GET, with %s',
+    async (mode) => {
+      const received: Record<string, number> = { u0: 0, u1: 0, u2: 0 };
+      // The answer comes a turn of the event loop later, so a stop can catch requests in flight.
+      await startAll(mode, (name, _req, res) => {
         received[name]!++;
-        const id = req.headers['x-id'] as string;
-        if (body !== JSON.stringify({ id })) garbled.push(id);
-        seen.set(id, [...(seen.get(id) ?? []), name]);
-        setImmediate(() => res.end(id));
+        setImmediate(() => res.end(name));
       });
-    });
-    const ok: string[] = [];
-    const badGateway: string[] = [];
-    const other: Array<{ id: string; outcome: Outcome }> = [];
-    const load = new Load(10_000, 50);
-    await outage(
-      mode,
-      load,
-      async (i) => {
-        const id = `post-${i}`;
-        const body = JSON.stringify({ id });
-        const outcome = await send(agent!, balanced!.url, {
-          method: 'POST',
-          headers: { 'x-id': id, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          body,
+      const failed: Outcome[] = [];
+      const load = new Load(10_000, 50);
+      const { attemptsWhileDown, returnsWhileDown } = await outage(
+        mode,
+        load,
+        async () => {
+          const outcome = await send(agent!, balanced!.url);
+          if (!('status' in outcome) || outcome.status !== 200) failed.push(outcome);
+        },
+        received,
+      );
+      expect(failed).toEqual([]);
+      // Health checks keep a down target out entirely. Outlier detection lets it back on
+      // probation when an ejection ends: the requests picked before its first failure
+      // comes back (a handful under 50 concurrent clients) go there, then it is out again.
+      if (mode === 'health checks') expect(attemptsWhileDown).toBe(0);
+      else expect(attemptsWhileDown).toBeLessThanOrEqual(20 * returnsWhileDown);
+    },
+    OUTAGE_TEST_TIMEOUT,
+  );
+
+  it.each(Object.keys(DETECTION))(
+    'delivers each POST at most once and reports every failure, with %s',
+    async (mode) => {
+      const received: Record<string, number> = { u0: 0, u1: 0, u2: 0 };
+      const seen = new Map<string, string[]>();
+      const garbled: string[] = [];
+      await startAll(mode, (name, req, res) => {
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => (body += chunk));
+        req.on('end', () => {
+          received[name]!++;
+          const id = req.headers['x-id'] as string;
+          if (body !== JSON.stringify({ id })) garbled.push(id);
+          seen.set(id, [...(seen.get(id) ?? []), name]);
+          setImmediate(() => res.end(id));
         });
-        if ('status' in outcome && outcome.status === 200 && outcome.body === id) ok.push(id);
-        else if ('status' in outcome && outcome.status === 502) badGateway.push(id);
-        else other.push({ id, outcome });
-      },
-      received,
-    );
-    expect(other).toEqual([]);
-    expect(garbled).toEqual([]);
-    expect(ok.length + badGateway.length).toBe(load.started);
-    const twice = [...seen].filter(([, by]) => by.length > 1);
-    expect(twice).toEqual([]);
-    expect(ok.filter((id) => seen.get(id)?.length !== 1)).toEqual([]);
-  }, OUTAGE_TEST_TIMEOUT);
+      });
+      const ok: string[] = [];
+      const badGateway: string[] = [];
+      const other: Array<{ id: string; outcome: Outcome }> = [];
+      const load = new Load(10_000, 50);
+      await outage(
+        mode,
+        load,
+        async (i) => {
+          const id = `post-${i}`;
+          const body = JSON.stringify({ id });
+          const outcome = await send(agent!, balanced!.url, {
+            method: 'POST',
+            headers: { 'x-id': id, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+            body,
+          });
+          if ('status' in outcome && outcome.status === 200 && outcome.body === id) ok.push(id);
+          else if ('status' in outcome && outcome.status === 502) badGateway.push(id);
+          else other.push({ id, outcome });
+        },
+        received,
+      );
+      expect(other).toEqual([]);
+      expect(garbled).toEqual([]);
+      expect(ok.length + badGateway.length).toBe(load.started);
+      const twice = [...seen].filter(([, by]) => by.length > 1);
+      expect(twice).toEqual([]);
+      expect(ok.filter((id) => seen.get(id)?.length !== 1)).toEqual([]);
+    },
+    OUTAGE_TEST_TIMEOUT,
+  );
 });
 
 describe('hostile upstreams', () => {
@@ -239,7 +254,9 @@ describe('hostile upstreams', () => {
   });
 
   /** An upstream that records the method of each request and leaves the answer (or none) to `answer`. */
-  async function upstream(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<RunningServer & { hits: string[] }> {
+  async function upstream(
+    answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  ): Promise<RunningServer & { hits: string[] }> {
     const hits: string[] = [];
     const running = await listen((req, res) => {
       hits.push(req.method!);
@@ -288,23 +305,26 @@ describe('hostile upstreams', () => {
   });
 
   it.each`
-    framing             | head                                                        | part
-    ${'Content-Length'} | ${'HTTP/1.1 200 OK\r\nContent-Length: 100'}                 | ${'partial'}
-    ${'chunked'}        | ${'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'}          | ${'7\r\npartial\r\n'}
-  `('breaks the client response when the upstream dies mid-body ($framing), and retries nothing', async ({ head, part }) => {
-    const broken = await resetMidBody(head, part);
-    const good = await upstream((_req, res) => res.end('good'));
-    balanced = await startBalancer({ targets: [broken.url, good.url], strategy: first });
-    const agent = new http.Agent({ keepAlive: false });
-    try {
-      const outcome = await send(agent, balanced.url);
-      expect(outcome).toEqual({ error: expect.stringMatching(/aborted|ECONNRESET|socket hang up/) });
-    } finally {
-      agent.destroy();
-    }
-    expect(broken.requests).toBe(1);
-    expect(good.hits).toEqual([]);
-  });
+    framing             | head                                               | part
+    ${'Content-Length'} | ${'HTTP/1.1 200 OK\r\nContent-Length: 100'}        | ${'partial'}
+    ${'chunked'}        | ${'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'} | ${'7\r\npartial\r\n'}
+  `(
+    'breaks the client response when the upstream dies mid-body ($framing), and retries nothing',
+    async ({ head, part }: { framing: string; head: string; part: string }) => {
+      const broken = await resetMidBody(head, part);
+      const good = await upstream((_req, res) => res.end('good'));
+      balanced = await startBalancer({ targets: [broken.url, good.url], strategy: first });
+      const agent = new http.Agent({ keepAlive: false });
+      try {
+        const outcome = await send(agent, balanced.url);
+        expect(outcome).toEqual({ error: expect.stringMatching(/aborted|ECONNRESET|socket hang up/) as unknown });
+      } finally {
+        agent.destroy();
+      }
+      expect(broken.requests).toBe(1);
+      expect(good.hits).toEqual([]);
+    },
+  );
 
   it('sends a POST once even when the upstream resets a reused connection after reading it', async () => {
     // The upstream's application reads the POST, then its process dies before answering:
@@ -332,7 +352,11 @@ describe('hostile upstreams', () => {
       res.end('busy');
     });
     const good = await upstream((_req, res) => res.end('good'));
-    const options = { targets: [busy.url, good.url], strategy: first, outlierDetection: { consecutiveFailures: 3, baseEjectionTime: 60_000 } };
+    const options = {
+      targets: [busy.url, good.url],
+      strategy: first,
+      outlierDetection: { consecutiveFailures: 3, baseEjectionTime: 60_000 },
+    };
 
     balanced = await startBalancer({ ...options, retryOn: [503] });
     let down = nextEvent(balanced.lb, 'targetDown', busy.url);
@@ -367,24 +391,27 @@ describe('the retry budget when every upstream refuses connections', () => {
     budget                                  | bound
     ${{ ratio: 0.2, minPerSecond: 0 }}      | ${'1.2 N'}
     ${{ ratio: 0.2, minPerSecond: 10_000 }} | ${'3 N'}
-  `('keeps attempts within $bound with retryBudget $budget', async ({ budget, bound }) => {
-    const N = 200;
-    balanced = await startBalancer({
-      targets: await Promise.all([deadUrl(), deadUrl(), deadUrl()]),
-      retries: 2,
-      retryBudget: budget,
-      outlierDetection: false,
-    });
-    const statuses = await runConcurrently(N, 20, async () => (await request(balanced!.url)).status);
-    expect(new Set(statuses)).toEqual(new Set([502]));
-    const attempts = balanced.lb.targets().reduce((sum, t) => sum + t.requests, 0);
-    if (bound === '3 N') {
-      expect(attempts).toBe(3 * N);
-    } else {
-      // The budget counts a request when it starts, so the first retries may come just
-      // before the requests that pay for them: one retry of slack.
-      expect(attempts).toBeLessThanOrEqual(N * 1.2 + 1);
-      expect(attempts).toBeGreaterThanOrEqual(N * 1.2 - 1);
-    }
-  });
+  `(
+    'keeps attempts within $bound with retryBudget $budget',
+    async ({ budget, bound }: { budget: LoadBalanceOptions['retryBudget']; bound: string }) => {
+      const N = 200;
+      balanced = await startBalancer({
+        targets: await Promise.all([deadUrl(), deadUrl(), deadUrl()]),
+        retries: 2,
+        retryBudget: budget,
+        outlierDetection: false,
+      });
+      const statuses = await runConcurrently(N, 20, async () => (await request(balanced!.url)).status);
+      expect(new Set(statuses)).toEqual(new Set([502]));
+      const attempts = balanced.lb.targets().reduce((sum, t) => sum + t.requests, 0);
+      if (bound === '3 N') {
+        expect(attempts).toBe(3 * N);
+      } else {
+        // The budget counts a request when it starts, so the first retries may come just
+        // before the requests that pay for them: one retry of slack.
+        expect(attempts).toBeLessThanOrEqual(N * 1.2 + 1);
+        expect(attempts).toBeGreaterThanOrEqual(N * 1.2 - 1);
+      }
+    },
+  );
 });

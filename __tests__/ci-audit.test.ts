@@ -2,7 +2,14 @@
 // each case (no network).
 type Verdict = { verdict: 'pass' | 'fail' | 'unreachable'; message: string };
 // The script is CommonJS, outside the type-checked sources.
-const { decide } = require('../.ci/audit.cjs') as { decide(output: string): Verdict };
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain .cjs file with no type declarations, which `import` would need
+const { decide } = require('../.ci/audit.cjs') as { decide: (output: string) => Verdict };
+
+/** The parts of `npm audit --json`'s report that the tests below change. */
+interface AuditReport {
+  metadata: { vulnerabilities: ReturnType<typeof counts> };
+  error?: { code: string; summary: string };
+}
 
 const counts = (over: Partial<Record<'info' | 'low' | 'moderate' | 'high' | 'critical', number>> = {}) => {
   const severities = { info: 0, low: 0, moderate: 0, high: 0, critical: 0, ...over };
@@ -59,7 +66,7 @@ describe('the CI audit step', () => {
   });
 
   it.each([['low'], ['moderate'], ['critical'], ['info']] as const)('fails on a single %s finding', (severity) => {
-    const report = JSON.parse(clean);
+    const report = JSON.parse(clean) as AuditReport;
     report.metadata.vulnerabilities = counts({ [severity]: 1 });
     expect(decide(JSON.stringify(report)).verdict).toBe('fail');
   });
@@ -79,7 +86,7 @@ describe('the CI audit step', () => {
   });
 
   it('fails when vulnerabilities are reported even if an error object is present too', () => {
-    const report = JSON.parse(vulnerable);
+    const report = JSON.parse(vulnerable) as AuditReport;
     report.error = { code: 'EAUDITPARTIAL', summary: 'partial' };
     expect(decide(JSON.stringify(report)).verdict).toBe('fail');
   });

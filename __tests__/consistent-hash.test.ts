@@ -75,14 +75,21 @@ describe('consistent-hash', () => {
 
   it('hashes by client IP by default, honouring trust proxy', async () => {
     await startUpstreams(['a', 'b', 'c']);
-    const plain = await balancer(upstreams.map((u) => u.url), {});
+    const plain = await balancer(
+      upstreams.map((u) => u.url),
+      {},
+    );
     const fromOneClient = new Set<string>();
     for (let i = 0; i < 12; i++) fromOneClient.add((await request(plain.url)).text);
     expect(fromOneClient.size).toBe(1);
 
     const app = express();
     app.set('trust proxy', true);
-    const proxied = await balancer(upstreams.map((u) => u.url), {}, app);
+    const proxied = await balancer(
+      upstreams.map((u) => u.url),
+      {},
+      app,
+    );
     const answers = await runConcurrently(60, 10, (i) => request(proxied.url, { headers: { 'x-forwarded-for': `10.0.0.${i}` } }));
     expect(new Set(answers.map((r) => r.text)).size).toBe(3);
     const again = await request(proxied.url, { headers: { 'x-forwarded-for': '10.0.0.7' } });

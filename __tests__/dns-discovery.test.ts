@@ -33,7 +33,12 @@ describe('targets from DNS', () => {
     return upstreams;
   }
 
-  const srv = (upstream: Upstream, weight = 1, priority = 10): Srv => ({ target: `${upstream.name}.test`, port: upstream.port, weight, priority });
+  const srv = (upstream: Upstream, weight = 1, priority = 10): Srv => ({
+    target: `${upstream.name}.test`,
+    port: upstream.port,
+    weight,
+    priority,
+  });
   const urls = (...list: Upstream[]) => list.map((u) => u.url).sort();
 
   async function balance(name: string, options: DnsTargetsOptions = {}): Promise<Balanced> {
@@ -55,7 +60,12 @@ describe('targets from DNS', () => {
     const { lb, url } = await balance(SERVICE);
     await lb.ready();
 
-    expect(lb.targets().map(({ url, weight }) => ({ url, weight })).sort((x, y) => x.url.localeCompare(y.url))).toEqual(
+    expect(
+      lb
+        .targets()
+        .map(({ url, weight }) => ({ url, weight }))
+        .sort((x, y) => x.url.localeCompare(y.url)),
+    ).toEqual(
       [
         { url: a!.url, weight: 1 },
         { url: b!.url, weight: 3 },
@@ -78,11 +88,21 @@ describe('targets from DNS', () => {
 
     dns.srv.set(SERVICE, [srv(a!), srv(b!), srv(c!)]);
     await resolver.lookups(2);
-    expect(lb.targets().map((t) => t.url).sort()).toEqual(urls(a!, b!, c!));
+    expect(
+      lb
+        .targets()
+        .map((t) => t.url)
+        .sort(),
+    ).toEqual(urls(a!, b!, c!));
 
     dns.srv.set(SERVICE, [srv(b!), srv(c!)]);
     await resolver.lookups(2);
-    expect(lb.targets().map((t) => t.url).sort()).toEqual(urls(b!, c!));
+    expect(
+      lb
+        .targets()
+        .map((t) => t.url)
+        .sort(),
+    ).toEqual(urls(b!, c!));
     expect((await answers(url, 4)).split(' ').sort()).toEqual(['b', 'b', 'c', 'c']);
 
     holder.releaseAll();
@@ -179,7 +199,9 @@ describe('targets from DNS', () => {
         `SRV ${SERVICE}: ${a!.url} is gone`,
         `SRV ${SERVICE}: new target ${b!.url} (Host b.test:${b!.port}, weight 2)`,
       ]);
-      expect(logged[3]).toMatch(new RegExp(`^SRV ${SERVICE}: lookup failed, keeping 1 targets: querySrv (ECONNREFUSED|ETIMEOUT) ${SERVICE}$`));
+      expect(logged[3]).toMatch(
+        new RegExp(`^SRV ${SERVICE}: lookup failed, keeping 1 targets: querySrv (ECONNREFUSED|ETIMEOUT) ${SERVICE}$`),
+      );
     } finally {
       createDebug.log = logBefore;
       createDebug.disable();
@@ -248,12 +270,27 @@ describe('dnsTargets() arguments', () => {
 
   it('is refused by loadBalance when it is a look-alike, not made by dnsTargets()', () => {
     const lookAlike = { ...dnsTargets(SERVICE) };
-    expect(() => loadBalance({ targets: lookAlike })).toThrow(/option "targets" must be a non-empty array of target URLs, or dnsTargets\(\.\.\.\)/);
+    expect(() => loadBalance({ targets: lookAlike })).toThrow(
+      /option "targets" must be a non-empty array of target URLs, or dnsTargets\(\.\.\.\)/,
+    );
   });
 
   it('describes what it looks up', () => {
-    expect(dnsTargets('api.test.', { port: 8080 })).toMatchObject({ kind: 'dns', name: 'api.test', record: 'A/AAAA', port: 8080, interval: 10_000, protocol: 'http', basePath: '' });
-    expect(dnsTargets(SERVICE, { basePath: '/v1/', protocol: 'https' })).toMatchObject({ record: 'SRV', port: undefined, basePath: '/v1', protocol: 'https' });
+    expect(dnsTargets('api.test.', { port: 8080 })).toMatchObject({
+      kind: 'dns',
+      name: 'api.test',
+      record: 'A/AAAA',
+      port: 8080,
+      interval: 10_000,
+      protocol: 'http',
+      basePath: '',
+    });
+    expect(dnsTargets(SERVICE, { basePath: '/v1/', protocol: 'https' })).toMatchObject({
+      record: 'SRV',
+      port: undefined,
+      basePath: '/v1',
+      protocol: 'https',
+    });
     expect(Object.isFrozen(dnsTargets(SERVICE))).toBe(true);
   });
 });

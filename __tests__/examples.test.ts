@@ -37,7 +37,10 @@ describe('the tutorial example, in process', () => {
 
   it('answers 1, 2, 3, 1, 2, 3 and answers a POST too', async () => {
     apps = await startAppServers([0, 0, 0]);
-    balancer = await startBalancer(apps.map((app) => app.url), 0);
+    balancer = await startBalancer(
+      apps.map((app) => app.url),
+      0,
+    );
     expect(apps.map((app) => app.port)).not.toContain(0);
     expect(balancer.port).not.toBe(0);
     const url = `http://127.0.0.1:${balancer.port}`;
@@ -77,8 +80,7 @@ function busyTutorialPorts(): number[] {
 
 const busy = busyTutorialPorts();
 const itWithFreePorts = busy.length === 0 ? it : it.skip;
-const skipNote =
-  busy.length === 0 ? '' : ` (skipped: ${busy.length === 1 ? 'port' : 'ports'} ${busy.join(', ')} in use on this machine)`;
+const skipNote = busy.length === 0 ? '' : ` (skipped: ${busy.length === 1 ? 'port' : 'ports'} ${busy.join(', ')} in use on this machine)`;
 
 /** `npm run <script>`, started by {@link runScript}. */
 interface ScriptRun {
@@ -100,8 +102,8 @@ function runScript(script: string): ScriptRun {
   const tsx = path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs');
   const child = spawn(process.execPath, [tsx, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const run: ScriptRun = { child, output: '', exited: once(child, 'exit') as ScriptRun['exited'] };
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
   return run;
 }
 

@@ -39,7 +39,7 @@ describe('hostile request heads and framing', () => {
     return text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase();
   }
 
-  describe('refused by Node\'s parser before anything is forwarded', () => {
+  describe("refused by Node's parser before anything is forwarded", () => {
     it.each([
       ['a bare LF ending a header line inside a value', 'GET /h HTTP/1.1\r\nHost: x\r\nX-A: a\nX-Injected: 1', ''],
       ['a bare CR inside a value', 'GET /h HTTP/1.1\r\nHost: x\r\nX-A: a\rX-Injected: 1', ''],
@@ -53,13 +53,37 @@ describe('hostile request heads and framing', () => {
       ['a Content-Length list', 'POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5', `hello${SMUGGLED}`],
       ['a signed Content-Length', 'POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: +5', `hello${SMUGGLED}`],
       ['a negative Content-Length', 'POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: -1', SMUGGLED],
-      ['CL.TE: Content-Length before Transfer-Encoding: chunked', 'POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked', `0\r\n\r\n${SMUGGLED}`],
-      ['TE.CL: Transfer-Encoding: chunked before Content-Length', 'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4', `${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`],
-      ['Transfer-Encoding: chunked, identity (chunked not last)', 'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity', `0\r\n\r\n${SMUGGLED}`],
+      [
+        'CL.TE: Content-Length before Transfer-Encoding: chunked',
+        'POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked',
+        `0\r\n\r\n${SMUGGLED}`,
+      ],
+      [
+        'TE.CL: Transfer-Encoding: chunked before Content-Length',
+        'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4',
+        `${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
+      ],
+      [
+        'Transfer-Encoding: chunked, identity (chunked not last)',
+        'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity',
+        `0\r\n\r\n${SMUGGLED}`,
+      ],
       ['Transfer-Encoding: xchunked', 'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked', `0\r\n\r\n${SMUGGLED}`],
-      ['a duplicated Transfer-Encoding header', 'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked', `0\r\n\r\n${SMUGGLED}`],
-      ['whitespace before the colon of Transfer-Encoding', 'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked', `0\r\n\r\n${SMUGGLED}`],
-      ['a bare LF in a chunk extension', 'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked', `5;a\nb\r\nhello\r\n0\r\n\r\n${SMUGGLED}`],
+      [
+        'a duplicated Transfer-Encoding header',
+        'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked',
+        `0\r\n\r\n${SMUGGLED}`,
+      ],
+      [
+        'whitespace before the colon of Transfer-Encoding',
+        'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked',
+        `0\r\n\r\n${SMUGGLED}`,
+      ],
+      [
+        'a bare LF in a chunk extension',
+        'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked',
+        `5;a\nb\r\nhello\r\n0\r\n\r\n${SMUGGLED}`,
+      ],
       ['chunks framed with bare LFs', 'POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked', `5\nhello\n0\n\n${SMUGGLED}`],
     ])('answers 400 to %s, and the upstream receives not a byte', async (_case, head, body) => {
       const { balanced } = await setUp();
@@ -69,7 +93,7 @@ describe('hostile request heads and framing', () => {
       expect(upstream!.seen).toEqual([]);
     });
 
-    it('answers 431 to a head larger than Node\'s 16 KiB limit, and the upstream receives not a byte', async () => {
+    it("answers 431 to a head larger than Node's 16 KiB limit, and the upstream receives not a byte", async () => {
       const { balanced } = await setUp();
       const response = await rawRequest(balanced.front.port, `GET /h HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}`);
       expect(response.status).toBe(431);

@@ -106,13 +106,7 @@ describe('request headers', () => {
   it('adds nothing of its own but Host and X-Forwarded-* to a bare GET', async () => {
     const { seen } = await sendRaw('GET /h HTTP/1.1\r\nHost: front');
 
-    expect(Object.keys(seen).sort()).toEqual([
-      'connection',
-      'host',
-      'x-forwarded-for',
-      'x-forwarded-host',
-      'x-forwarded-proto',
-    ]);
+    expect(Object.keys(seen).sort()).toEqual(['connection', 'host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
   });
 
   it('adds no Content-Type, Accept or User-Agent to a bodiless POST', async () => {

@@ -20,7 +20,11 @@ afterEach(async () => {
   upstreams = [];
 });
 
-async function start(names: string[], healthCheck: HealthCheckOptions | true = FAST, health: Array<number | 'hang'> = []): Promise<Balanced> {
+async function start(
+  names: string[],
+  healthCheck: HealthCheckOptions | true = FAST,
+  health: Array<number | 'hang'> = [],
+): Promise<Balanced> {
   upstreams = await Promise.all(names.map((name, i) => startProbed(name, health[i] ?? 200)));
   // Outlier detection off: only the probes decide here.
   balanced = await startBalancer({ targets: upstreams.map((u) => u.url), healthCheck, outlierDetection: false });
@@ -89,25 +93,37 @@ describe('active health checks', () => {
   });
 
   it.each`
-    status | expectStatus  | range                    | down
-    ${302} | ${[200, 204]} | ${'[200, 204]'}          | ${true}
-    ${204} | ${[200, 204]} | ${'[200, 204]'}          | ${false}
-    ${302} | ${undefined}  | ${'default [200, 399]'}  | ${false}
-    ${404} | ${undefined}  | ${'default [200, 399]'}  | ${true}
-  `('a target whose probes get $status with expectStatus $range: down $down', async ({ status, expectStatus, down }) => {
-    const { lb } = await start(['a', 'b'], expectStatus === undefined ? FAST : { ...FAST, expectStatus }, [status, 200]);
-    const [a] = upstreams as [ProbedUpstream];
-    let wentDown = false;
-    lb.on('targetDown', () => {
-      wentDown = true;
-    });
-    // Four probes: twice the threshold, so a target that should go down has.
-    await a.probed(4);
-    // The fourth probe's answer is reported once its response arrives: wait for the fifth.
-    await a.probed(5);
-    expect(wentDown).toBe(down);
-    expect(healthOf(lb).a).toBe(!down);
-  });
+    status | expectStatus  | range                   | down
+    ${302} | ${[200, 204]} | ${'[200, 204]'}         | ${true}
+    ${204} | ${[200, 204]} | ${'[200, 204]'}         | ${false}
+    ${302} | ${undefined}  | ${'default [200, 399]'} | ${false}
+    ${404} | ${undefined}  | ${'default [200, 399]'} | ${true}
+  `(
+    'a target whose probes get $status with expectStatus $range: down $down',
+    async ({
+      status,
+      expectStatus,
+      down,
+    }: {
+      status: number;
+      expectStatus: HealthCheckOptions['expectStatus'];
+      range: string;
+      down: boolean;
+    }) => {
+      const { lb } = await start(['a', 'b'], expectStatus === undefined ? FAST : { ...FAST, expectStatus }, [status, 200]);
+      const [a] = upstreams as [ProbedUpstream];
+      let wentDown = false;
+      lb.on('targetDown', () => {
+        wentDown = true;
+      });
+      // Four probes: twice the threshold, so a target that should go down has.
+      await a.probed(4);
+      // The fourth probe's answer is reported once its response arrives: wait for the fifth.
+      await a.probed(5);
+      expect(wentDown).toBe(down);
+      expect(healthOf(lb).a).toBe(!down);
+    },
+  );
 
   it('counts a probe that hangs past healthCheck.timeout as failed, and closes its connection', async () => {
     const { lb } = await start(['a', 'b'], { ...FAST, timeout: 100 }, ['hang', 200]);
@@ -139,9 +155,13 @@ describe('active health checks', () => {
     const refused = await deadUrl();
     let child: ChildProcess | undefined;
     try {
-      child = spawn(process.execPath, ['--require', 'tsx/cjs', path.join(__dirname, 'helpers/health-check-process.ts'), refused, good.url], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
+      child = spawn(
+        process.execPath,
+        ['--require', 'tsx/cjs', path.join(__dirname, 'helpers/health-check-process.ts'), refused, good.url],
+        {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
       const exited = once(child, 'exit');
       const [line] = (await once(child.stdout!, 'data')) as [Buffer];
       const port = /listening (\d+)/.exec(line.toString())![1]!;
@@ -152,7 +172,10 @@ describe('active health checks', () => {
       await good.probed(2);
       child.stdin!.end();
       // Bounded: a process held by a timer would otherwise keep this test waiting.
-      const outcome = await Promise.race([exited.then(([code]) => `exited ${code}`), delay(5_000, 'still running 5 s after its server closed')]);
+      const outcome = await Promise.race([
+        exited.then(([code]) => `exited ${code}`),
+        delay(5_000, 'still running 5 s after its server closed'),
+      ]);
       expect(outcome).toBe('exited 0');
     } finally {
       if (child?.exitCode === null) child.kill();

@@ -132,7 +132,10 @@ describe('hostile or broken upstreams', () => {
     // [what is wrong, the bytes the upstream sends]
     it.each<[string, string]>([
       ['two different Content-Length values', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'],
-      ['a Content-Length next to chunked Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
+      [
+        'a Content-Length next to chunked Transfer-Encoding',
+        'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      ],
       ['a NUL byte in a header value', 'HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\nok'],
       ['a bare CR in a header value', 'HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok'],
       ['a DEL byte in a header value', 'HTTP/1.1 200 OK\r\nX-Bad: a\x7fb\r\nContent-Length: 2\r\n\r\nok'],
@@ -193,20 +196,23 @@ describe('hostile or broken upstreams', () => {
       expect(res.body.equals(encoded)).toBe(true);
     });
 
-    it.each([[301], [302], [303], [307], [308]])('passes a %i redirect to another host to the client and never follows it', async (status) => {
-      const canary = await startRawUpstream(respond(['HTTP/1.1 200 OK', 'Content-Length: 6'], 'canary'));
-      other = canary;
-      upstream = await listen((_req, res) => {
-        res.writeHead(status, { location: `${canary.url}/steal` }).end();
-      });
-      const { url } = await through(upstream);
+    it.each([[301], [302], [303], [307], [308]])(
+      'passes a %i redirect to another host to the client and never follows it',
+      async (status) => {
+        const canary = await startRawUpstream(respond(['HTTP/1.1 200 OK', 'Content-Length: 6'], 'canary'));
+        other = canary;
+        upstream = await listen((_req, res) => {
+          res.writeHead(status, { location: `${canary.url}/steal` }).end();
+        });
+        const { url } = await through(upstream);
 
-      const res = await request(url, { method: 'POST', path: '/go', headers: { 'content-type': 'text/plain' }, body: 'secret' });
+        const res = await request(url, { method: 'POST', path: '/go', headers: { 'content-type': 'text/plain' }, body: 'secret' });
 
-      expect(res.status).toBe(status);
-      expect(res.headers.location).toBe(`${canary.url}/steal`);
-      expect(canary.requests).toBe(0);
-    });
+        expect(res.status).toBe(status);
+        expect(res.headers.location).toBe(`${canary.url}/steal`);
+        expect(canary.requests).toBe(0);
+      },
+    );
 
     it.each([
       ['a relative reference', '/login?next=%2Fadmin'],

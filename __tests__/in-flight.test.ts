@@ -2,7 +2,16 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { Outcome, Strategy, Target } from 'express-load-balance';
 import { Holder } from './helpers/hold';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type RunningServer, type Upstream } from './helpers/servers';
+import {
+  closeAll,
+  listen,
+  request,
+  startBalancer,
+  startUpstream,
+  type Balanced,
+  type RunningServer,
+  type Upstream,
+} from './helpers/servers';
 
 /**
  * A strategy that picks the first target and reports each request's end, so a test can

@@ -24,7 +24,9 @@ describe('adding and removing targets while running', () => {
   it('validates addTarget like the targets option, naming the argument', async () => {
     const { lb } = await start(['a'], 1);
     expect(() => lb.addTarget('not a url')).toThrow(/addTarget\(\) argument "target" must be an absolute http\(s\) URL/);
-    expect(() => lb.addTarget({ url: 'http://127.0.0.1:1', weight: 0 })).toThrow(/addTarget\(\) argument "target.weight" must be a positive/);
+    expect(() => lb.addTarget({ url: 'http://127.0.0.1:1', weight: 0 })).toThrow(
+      /addTarget\(\) argument "target.weight" must be a positive/,
+    );
     expect(() => lb.addTarget('ftp://127.0.0.1:1')).toThrow(TypeError);
     expect(() => lb.addTarget(`${upstreams[0]!.url}/`)).toThrow(/is already a target/);
     expect(() => lb.addTarget(42 as unknown as string)).toThrow(TypeError);

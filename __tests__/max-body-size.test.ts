@@ -3,7 +3,16 @@ import http from 'node:http';
 import net from 'node:net';
 import express from 'express';
 import { loadBalance, PayloadTooLargeError, type LoadBalanceOptions } from 'express-load-balance';
-import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type RunningServer, type Upstream } from './helpers/servers';
+import {
+  closeAll,
+  listen,
+  request,
+  startBalancer,
+  startUpstream,
+  type Balanced,
+  type RunningServer,
+  type Upstream,
+} from './helpers/servers';
 
 const KiB = 1024;
 
@@ -41,6 +50,7 @@ describe('a request body larger than maxBodySize', () => {
     const app = express();
     app.use(lb);
     const errors: unknown[] = [];
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express takes a handler for an error handler only if it has four parameters
     app.use(((err, _req, res, _next) => {
       errors.push(err);
       res.status((err as PayloadTooLargeError).status).send((err as PayloadTooLargeError).code);
@@ -61,7 +71,7 @@ describe('a request body larger than maxBodySize', () => {
     }
   });
 
-  it('is answered 413 by Express\'s default error handler once the client has sent it, without an upstream', async () => {
+  it("is answered 413 by Express's default error handler once the client has sent it, without an upstream", async () => {
     // finalhandler reads and discards an unread request body before it answers (as it
     // does after body-parser's own 413); the connection is then closed.
     upstream = await startUpstream('1');
@@ -83,7 +93,10 @@ describe('a request body larger than maxBodySize', () => {
   });
 
   /** An upstream that counts the body bytes it gets and whether the body ended. */
-  async function startCounter(): Promise<{ server: RunningServer; requests: Array<{ bytes: number; ended: boolean; closed: Promise<void> }> }> {
+  async function startCounter(): Promise<{
+    server: RunningServer;
+    requests: Array<{ bytes: number; ended: boolean; closed: Promise<void> }>;
+  }> {
     const requests: Array<{ bytes: number; ended: boolean; closed: Promise<void> }> = [];
     const server = await listen((req, res) => {
       const entry = { bytes: 0, ended: false, closed: new Promise<void>((resolve) => req.once('close', () => resolve())) };
@@ -103,7 +116,14 @@ describe('a request body larger than maxBodySize', () => {
   function postChunked(url: string, total: number): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const { port } = new URL(url);
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', agent: false, headers: { 'transfer-encoding': 'chunked' } });
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/upload',
+        agent: false,
+        headers: { 'transfer-encoding': 'chunked' },
+      });
       let answered = false;
       req.on('response', (res) => {
         answered = true;

@@ -120,7 +120,11 @@ describe('valid options', () => {
     ['letter case', { targets: ['HTTP://Example.COM:3000/V1'] }, ['http://example.com:3000/V1']],
     ['an IPv6 target', { targets: ['http://[::1]:3000'] }, ['http://[::1]:3000']],
     ['same host, other ports', { targets: [A, B] }, [A, B]],
-    ['same host and port, other base paths', { targets: ['http://h/v1', 'http://h/v2', 'http://h'] }, ['http://h/v1', 'http://h/v2', 'http://h']],
+    [
+      'same host and port, other base paths',
+      { targets: ['http://h/v1', 'http://h/v2', 'http://h'] },
+      ['http://h/v1', 'http://h/v2', 'http://h'],
+    ],
     ['target objects', { targets: [{ url: A, weight: 3 }, { url: B }] }, [A, B]],
     ['undefined for optional options', { targets: [A], strategy: undefined, timeout: undefined, preserveHost: undefined }, [A]],
     ['the largest timeouts Node can keep', { targets: [A], timeout: 2 ** 31 - 1, keepAliveTimeout: 2 ** 31 - 1 }, [A]],

@@ -40,7 +40,10 @@ describe('outlier detection', () => {
   it('does not count 4xx answers, and a success resets the count', async () => {
     const flaky = await startSwitchable('flaky');
     upstreams = [flaky, await startSwitchable('other')];
-    const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: { consecutiveFailures: 3 } });
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      { outlierDetection: { consecutiveFailures: 3 } },
+    );
     flaky.status = 404;
     for (let i = 0; i < 5; i++) await request(lb.url);
     for (const status of [500, 500, 200, 500, 500, 200]) {
@@ -56,7 +59,10 @@ describe('outlier detection', () => {
     flaky.status = 502;
     const base = 30_000;
     const { clock } = (runtime = fakeRuntime());
-    const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: { consecutiveFailures: 2, baseEjectionTime: base } });
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      { outlierDetection: { consecutiveFailures: 2, baseEjectionTime: base } },
+    );
     const up: TargetHealthEvent[] = [];
     lb.lb.on('targetUp', (event) => up.push(event));
     await request(lb.url);
@@ -88,9 +94,12 @@ describe('outlier detection', () => {
     upstreams = [flaky, await startSwitchable('other')];
     flaky.status = 502;
     const { clock } = (runtime = fakeRuntime());
-    const lb = await balance(upstreams.map((u) => u.url), {
-      outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 10_000, maxEjectionTime: 15_000 },
-    });
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      {
+        outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 10_000, maxEjectionTime: 15_000 },
+      },
+    );
     await request(lb.url);
     clock.advance(10_000);
     await request(lb.url); // on probation: ejected again, for 2 × 10 s capped at 15 s
@@ -104,10 +113,13 @@ describe('outlier detection', () => {
   it('never ejects more than maxEjectionPercent of the targets (at least one may go)', async () => {
     upstreams = await Promise.all(['a', 'b', 'c', 'd'].map((n) => startSwitchable(n)));
     for (const u of upstreams) u.status = 503;
-    const lb = await balance(upstreams.map((u) => u.url), {
-      strategy: 'round-robin',
-      outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000, maxEjectionPercent: 50 },
-    });
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      {
+        strategy: 'round-robin',
+        outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 60_000, maxEjectionPercent: 50 },
+      },
+    );
     for (let i = 0; i < 20; i++) await request(lb.url);
     expect(lb.lb.targets().filter((t) => t.ejected)).toHaveLength(2);
   });
@@ -127,9 +139,11 @@ describe('outlier detection', () => {
     const bad = await startSwitchable('bad');
     upstreams = [bad, await startSwitchable('good')];
     bad.status = 500;
-    const lb = await balance(upstreams.map((u) => u.url), { outlierDetection: false });
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      { outlierDetection: false },
+    );
     for (let i = 0; i < 10; i++) expect((await request(lb.url)).status).toBe(500);
     expect(lb.lb.targets()[0]!.ejected).toBe(false);
   });
 });
-

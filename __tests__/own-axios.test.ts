@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
+import axios, { type AxiosResponse, type CreateAxiosDefaults, type InternalAxiosRequestConfig } from 'axios';
 import { loadBalance } from 'express-load-balance';
-import { closeAll, deadUrl, first, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 function addHeader(name: string, value: string) {
   return (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => {
@@ -84,7 +84,8 @@ describe('the axios option', () => {
   it("does not copy an instance's response interceptors, made for the app's own calls", async () => {
     upstream = await startUpstream('a');
     const mine = axios.create();
-    mine.interceptors.response.use((response) => response.data);
+    // The app's own kind of interceptor: it hands its callers the body, not the response.
+    mine.interceptors.response.use((response) => response.data as AxiosResponse);
     balanced = await startBalancer({ targets: [upstream.url], axios: mine });
     const response = await request(balanced.url, { path: '/x' });
     expect(response.text).toBe('Response from server Test: a');
@@ -93,7 +94,8 @@ describe('the axios option', () => {
   it('passes a TypeError to next(err) when a response interceptor on lb.axios drops the response', async () => {
     upstream = await startUpstream('a');
     balanced = await startBalancer({ targets: [upstream.url] });
-    balanced.lb.axios.interceptors.response.use((response) => response.data);
+    // Wrong on lb.axios: the body where the balancer expects the response.
+    balanced.lb.axios.interceptors.response.use((response) => response.data as AxiosResponse);
     const response = await request(balanced.url, { path: '/x' });
     expect(response.status).toBe(500);
     expect(balanced.errors).toHaveLength(1);
@@ -114,7 +116,10 @@ describe('the axios option', () => {
       expect(response.status).toBe(500);
       expect(balanced.errors).toEqual([thrown]);
       expect([...upstream.seen, ...other.seen]).toEqual([]);
-      expect(balanced.lb.targets().map((t) => [t.inFlight, t.failures])).toEqual([[0, 0], [0, 0]]);
+      expect(balanced.lb.targets().map((t) => [t.inFlight, t.failures])).toEqual([
+        [0, 0],
+        [0, 0],
+      ]);
     } finally {
       await other.close();
     }
@@ -158,10 +163,12 @@ describe('the axios option', () => {
       expect(pooled[0]!.destroyed).toBe(false);
       // The app can still use its agent.
       const status = await new Promise<number | undefined>((resolve, reject) => {
-        http.get(`${upstream!.url}/3`, { agent }, (res) => {
-          res.resume();
-          resolve(res.statusCode);
-        }).on('error', reject);
+        http
+          .get(`${upstream!.url}/3`, { agent }, (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          })
+          .on('error', reject);
       });
       expect(status).toBe(200);
       expect(upstream.sockets).toHaveLength(1);
@@ -211,7 +218,10 @@ describe('settings of the axios option the balancer owns', () => {
   // Values equal to axios's defaults or to the balancer's own are fine.
   const ACCEPTED: Array<[string, CreateAxiosDefaults]> = [
     ['an empty config', {}],
-    ['the settings the balancer sets itself', { responseType: 'stream', maxRedirects: 0, decompress: false, validateStatus: null, proxy: false, timeout: 0 }],
+    [
+      'the settings the balancer sets itself',
+      { responseType: 'stream', maxRedirects: 0, decompress: false, validateStatus: null, proxy: false, timeout: 0 },
+    ],
     ['agents', { httpAgent: new http.Agent(), httpsAgent: new https.Agent() }],
     ['headers', { headers: { common: { authorization: 'Bearer x' } } }],
   ];
@@ -226,10 +236,12 @@ describe('settings of the axios option the balancer owns', () => {
     await lb.close();
   });
 
-  it.each([['a string', 'axios'], ['null', null], ['a plain function', () => undefined], ['an array', []]])(
-    'refuses %s as the axios option',
-    (_name, value) => {
-      expect(() => loadBalance({ targets: [target], axios: value as never })).toThrow('option "axios"');
-    },
-  );
+  it.each([
+    ['a string', 'axios'],
+    ['null', null],
+    ['a plain function', () => undefined],
+    ['an array', []],
+  ])('refuses %s as the axios option', (_name, value) => {
+    expect(() => loadBalance({ targets: [target], axios: value as never })).toThrow('option "axios"');
+  });
 });

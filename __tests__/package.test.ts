@@ -49,7 +49,7 @@ async function run(file: string, args: string[], cwd: string): Promise<string> {
   } catch (error) {
     const { stdout = '', stderr = '', signal } = error as { stdout?: string; stderr?: string; signal?: string };
     const how = signal ? `was killed (${signal}): did it hang?` : 'failed';
-    throw new Error(`${file} ${args.join(' ')} ${how} in ${cwd}:\n${stdout}\n${stderr}`);
+    throw new Error(`${file} ${args.join(' ')} ${how} in ${cwd}:\n${stdout}\n${stderr}`, { cause: error });
   }
 }
 
@@ -62,8 +62,7 @@ beforeAll(async () => {
   const stage = path.join(work, 'stage');
   fs.cpSync(REPO, stage, {
     recursive: true,
-    filter: (source) =>
-      path.dirname(source) !== REPO || (!NOT_COPIED.has(path.basename(source)) && !source.endsWith('.tgz')),
+    filter: (source) => path.dirname(source) !== REPO || (!NOT_COPIED.has(path.basename(source)) && !source.endsWith('.tgz')),
   });
   fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(stage, 'node_modules'), 'dir');
   const packed = path.join(work, 'packed');
@@ -85,7 +84,16 @@ beforeAll(async () => {
   promApp = path.join(work, 'prom-app');
   fs.mkdirSync(promApp);
   writeFiles(promApp, PROM_CONSUMER_FILES);
-  const install = ['install', tarballPath, 'express@5', '@types/express@5', '@types/node@20', '--no-audit', '--no-fund', '--prefer-offline'];
+  const install = [
+    'install',
+    tarballPath,
+    'express@5',
+    '@types/express@5',
+    '@types/node@20',
+    '--no-audit',
+    '--no-fund',
+    '--prefer-offline',
+  ];
   // prom-client is an optional peer: the first app goes without it, as most users will.
   await Promise.all([run('npm', install, app), run('npm', [...install, 'prom-client@15'], promApp)]);
 });
@@ -117,9 +125,7 @@ describe('the published package', () => {
   });
 
   it('brings axios, debug and http-proxy-middleware as dependencies and leaves express, and optionally prom-client, to the app', () => {
-    const installed = JSON.parse(
-      fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8'),
-    ) as {
+    const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
       peerDependencies: Record<string, string>;
       peerDependenciesMeta: Record<string, { optional?: boolean }>;
@@ -178,7 +184,9 @@ describe('the published package', () => {
       resolved: `node_modules/express-load-balance/${build}`,
       exports: ['prometheusMetrics'],
       answer: '200 upstream got /users',
-      sample: expect.stringMatching(/^elb_requests_total\{target="http:\/\/127\.0\.0\.1:\d+",method="GET",status_class="2xx"\} 1$/),
+      sample: expect.stringMatching(
+        /^elb_requests_total\{target="http:\/\/127\.0\.0\.1:\d+",method="GET",status_class="2xx"\} 1$/,
+      ) as unknown,
     });
   });
 

@@ -3,7 +3,12 @@ import express, { type RequestHandler } from 'express';
 import express4 from 'express4';
 import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
-type Parsers = { json: () => RequestHandler; urlencoded: (o: { extended: boolean }) => RequestHandler; text: () => RequestHandler; raw: () => RequestHandler };
+type Parsers = {
+  json: () => RequestHandler;
+  urlencoded: (o: { extended: boolean }) => RequestHandler;
+  text: () => RequestHandler;
+  raw: () => RequestHandler;
+};
 
 describe.each([
   ['Express 5', express as unknown as Parsers],
@@ -42,7 +47,11 @@ describe.each([
     expect(new URLSearchParams(simple.body.toString()).get('a')).toBe('1');
     await closeAll(balanced);
     upstream.seen.length = 0;
-    const extended = await post(parsers.urlencoded({ extended: true }), 'application/x-www-form-urlencoded', 'user[name]=ann&user[tags][0]=x&user[tags][1]=y');
+    const extended = await post(
+      parsers.urlencoded({ extended: true }),
+      'application/x-www-form-urlencoded',
+      'user[name]=ann&user[tags][0]=x&user[tags][1]=y',
+    );
     const params = new URLSearchParams(extended.body.toString());
     expect(params.get('user[name]')).toBe('ann');
     expect([params.get('user[tags][0]'), params.get('user[tags][1]')]).toEqual(['x', 'y']);

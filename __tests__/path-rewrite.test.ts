@@ -21,7 +21,14 @@ describe('pathRewrite', () => {
     ['leaves a path no rule matches alone', { '^/old': '/new' }, '/', '', '/other?old=1', '/other?old=1'],
     ['runs before the base path is joined', { '^/old': '/new' }, '/', '/v1', '/old/x', '/v1/new/x'],
     ['adds a missing leading slash', { '^/a': 'b' }, '/', '', '/a/c', '/b/c'],
-    ['takes a function of the path and request', (path: string, req: Request) => `/${req.method.toLowerCase()}${path}`, '/api', '', '/api/x?q', '/get/x?q'],
+    [
+      'takes a function of the path and request',
+      (path: string, req: Request) => `/${req.method.toLowerCase()}${path}`,
+      '/api',
+      '',
+      '/api/x?q',
+      '/get/x?q',
+    ],
   ];
 
   it.each(REWRITES)('%s', async (_what, pathRewrite, mount, basePath, path, expected) => {
@@ -90,7 +97,7 @@ describe('pathRewrite', () => {
 
   it('passes a TypeError to next(err) when a rewrite function returns no string', async () => {
     upstream = await startUpstream('a');
-    const pathRewrite = (async (path: string) => path) as unknown as (path: string) => string;
+    const pathRewrite = ((path: string) => Promise.resolve(path)) as unknown as (path: string) => string;
     balanced = await startBalancer({ targets: [upstream.url], pathRewrite });
     const response = await request(balanced.url, { path: '/x' });
     expect(response.status).toBe(500);

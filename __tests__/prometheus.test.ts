@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { Registry } from 'prom-client';
-import { prometheusMetrics } from '../src/prometheus';
+import { prometheusMetrics, type PrometheusOptions } from '../src/prometheus';
 import { endings, nextEvent } from './helpers/events';
 import { Holder } from './helpers/hold';
 import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
@@ -60,7 +60,9 @@ describe('prometheusMetrics()', () => {
       [gone, 'DELETE', 'error'],
     ];
     const series = (name: string): string[] =>
-      attempts.map(([target, method, statusClass]) => `${name}{target="${target}",method="${method}",status_class="${statusClass}"} 1`).sort();
+      attempts
+        .map(([target, method, statusClass]) => `${name}{target="${target}",method="${method}",status_class="${statusClass}"} 1`)
+        .sort();
     expect(samples(text, 'elb_requests_total').sort()).toEqual(series('elb_requests_total'));
     expect(samples(text, 'elb_request_duration_seconds_count').sort()).toEqual(series('elb_request_duration_seconds_count'));
     // Every attempt took under 10 s: the largest default bucket holds all of them.
@@ -131,9 +133,7 @@ describe('prometheusMetrics()', () => {
     const text = await registry.metrics();
     expect(samples(text, 'front_target_up')).toEqual([`front_target_up{target="${good.url}"} 1`]);
     expect(samples(text, 'front_in_flight_requests')).toEqual([`front_in_flight_requests{target="${good.url}"} 0`]);
-    expect(samples(text, 'front_requests_total')).toEqual([
-      `front_requests_total{target="${good.url}",method="GET",status_class="2xx"} 1`,
-    ]);
+    expect(samples(text, 'front_requests_total')).toEqual([`front_requests_total{target="${good.url}",method="GET",status_class="2xx"} 1`]);
     expect(samples(text, 'front_request_duration_seconds_count')).toEqual([
       `front_request_duration_seconds_count{target="${good.url}",method="GET",status_class="2xx"} 1`,
     ]);
@@ -166,21 +166,23 @@ describe('prometheusMetrics()', () => {
   });
 
   it.each`
-    options                                  | message
-    ${null}                                  | ${'option "options" must be an object'}
-    ${{ registry: {} }}                      | ${'option "registry" must be a prom-client Registry'}
-    ${{ prefix: '1x_' }}                     | ${'option "prefix" must be a string of letters, digits, _ and : that does not start with a digit'}
-    ${{ prefix: 'a-b' }}                     | ${'option "prefix" must be'}
-    ${{ buckets: [] }}                       | ${'option "buckets" must be a non-empty array of increasing positive numbers of seconds'}
-    ${{ buckets: [1, 0.5] }}                 | ${'option "buckets" must be'}
-    ${{ buckets: [0, 1] }}                   | ${'option "buckets" must be'}
-  `('refuses $options with a TypeError', async ({ options, message }) => {
+    options                  | message
+    ${null}                  | ${'option "options" must be an object'}
+    ${{ registry: {} }}      | ${'option "registry" must be a prom-client Registry'}
+    ${{ prefix: '1x_' }}     | ${'option "prefix" must be a string of letters, digits, _ and : that does not start with a digit'}
+    ${{ prefix: 'a-b' }}     | ${'option "prefix" must be'}
+    ${{ buckets: [] }}       | ${'option "buckets" must be a non-empty array of increasing positive numbers of seconds'}
+    ${{ buckets: [1, 0.5] }} | ${'option "buckets" must be'}
+    ${{ buckets: [0, 1] }}   | ${'option "buckets" must be'}
+  `('refuses $options with a TypeError', async ({ options, message }: { options: object | null; message: string }) => {
     upstreams = [await startUpstream('a')];
     balanced = await startBalancer({ targets: [upstreams[0]!.url] });
     const registry = new Registry();
     const withRegistry = options === null || 'registry' in options ? options : { registry, ...options };
-    expect(() => prometheusMetrics(balanced!.lb, withRegistry)).toThrow(TypeError);
-    expect(() => prometheusMetrics(balanced!.lb, withRegistry)).toThrow(message);
+    // Invalid on purpose: the table lists what the options' type would refuse.
+    const invalid = withRegistry as PrometheusOptions;
+    expect(() => prometheusMetrics(balanced!.lb, invalid)).toThrow(TypeError);
+    expect(() => prometheusMetrics(balanced!.lb, invalid)).toThrow(message);
     expect(await registry.metrics()).toBe('\n');
   });
 

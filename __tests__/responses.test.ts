@@ -86,8 +86,6 @@ describe('upstream responses pass through as they are', () => {
     const res = await request(balanced.url, { path: '/cookies' });
     const pairs: string[] = [];
     for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push(`${res.rawHeaders[i]!.toLowerCase()}: ${res.rawHeaders[i + 1]}`);
-    expect(pairs).toEqual(
-      expect.arrayContaining(['set-cookie: a=1; Path=/', 'set-cookie: b=2; HttpOnly', 'x-many: one', 'x-many: two']),
-    );
+    expect(pairs).toEqual(expect.arrayContaining(['set-cookie: a=1; Path=/', 'set-cookie: b=2; HttpOnly', 'x-many: one', 'x-many: two']));
   });
 });

@@ -37,9 +37,12 @@ describe('retries on another target', () => {
     lb.lb.on('retry', (event) => retries.push(event));
     const res = await request(lb.url, { method, path: '/orders', headers: { 'content-type': 'text/plain' }, body: 'id=1' });
     expect([res.status, res.text]).toEqual([200, 'Response from server Test: live']);
-    expect(live.seen.map((r) => `${r.method} ${r.body}`)).toEqual([`${method} id=1`]);
+    expect(live.seen.map((r) => `${r.method} ${r.body.toString()}`)).toEqual([`${method} id=1`]);
     expect(retries.map((r) => [r.target.url, r.next.url, r.attempt])).toEqual([[dead, live.url, 2]]);
-    expect(lb.lb.targets().map((t) => [t.requests, t.failures, t.inFlight])).toEqual([[1, 1, 0], [1, 0, 0]]);
+    expect(lb.lb.targets().map((t) => [t.requests, t.failures, t.inFlight])).toEqual([
+      [1, 1, 0],
+      [1, 0, 0],
+    ]);
   });
 
   it('sends a request whose connection never completes to the next target after connectTimeout', async () => {
@@ -60,13 +63,16 @@ describe('retries on another target', () => {
     expect(lb.errors[0]).toBeInstanceOf(GatewayTimeoutError);
   });
 
-  it.each(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])('sends an idempotent %s again elsewhere after a reset once it was sent', async (method) => {
-    upstreams = [await failing('a'), await startUpstream('b')];
-    const lb = await balance(upstreams.map((u) => u.url));
-    const res = await request(lb.url, { method, path: '/reset' });
-    expect(res.status).toBe(200);
-    expect([seenOn(upstreams[0]!, '/reset'), seenOn(upstreams[1]!, '/reset')]).toEqual([1, 1]);
-  });
+  it.each(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])(
+    'sends an idempotent %s again elsewhere after a reset once it was sent',
+    async (method) => {
+      upstreams = [await failing('a'), await startUpstream('b')];
+      const lb = await balance(upstreams.map((u) => u.url));
+      const res = await request(lb.url, { method, path: '/reset' });
+      expect(res.status).toBe(200);
+      expect([seenOn(upstreams[0]!, '/reset'), seenOn(upstreams[1]!, '/reset')]).toEqual([1, 1]);
+    },
+  );
 
   it.each(['POST', 'PATCH'])('never sends a %s twice once it may have reached the application: 502', async (method) => {
     upstreams = [await failing('a'), await startUpstream('b')];
@@ -79,7 +85,10 @@ describe('retries on another target', () => {
   // With `first`, the first attempt goes to `a`, a retry to `b`.
   it('sends a GET that timed out to the next target, and answers a timed-out POST with 504', async () => {
     upstreams = [await failing('a'), await startUpstream('b')];
-    const lb = await balance(upstreams.map((u) => u.url), { timeout: 150, strategy: first });
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      { timeout: 150, strategy: first },
+    );
     expect((await request(lb.url, { path: '/hang' })).text).toBe('Response from server Test: b');
     const post = await request(lb.url, { method: 'POST', path: '/hang', headers: { 'content-type': 'text/plain' }, body: 'x' });
     expect(post.status).toBe(504);
@@ -132,7 +141,10 @@ describe('retries on another target', () => {
 
   it('does not retry a streamed body larger than retryBufferSize', async () => {
     upstreams = [await failing('a'), await startUpstream('b')];
-    const lb = await balance(upstreams.map((u) => u.url), { retryBufferSize: 16 });
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      { retryBufferSize: 16 },
+    );
     const big = 'x'.repeat(1000);
     const res = await request(lb.url, { method: 'PUT', path: '/reset', headers: { 'content-type': 'text/plain' }, body: big });
     expect(res.status).toBe(502);

@@ -1,5 +1,5 @@
 import { RetryBudget } from '../src/resilience/retry-budget';
-import { mayRetry } from '../src/resilience/retry-rules';
+import { mayRetry, type FailurePhase } from '../src/resilience/retry-rules';
 
 describe('which failures may be retried', () => {
   it.each`
@@ -20,16 +20,19 @@ describe('which failures may be retried', () => {
     ${'POST'}    | ${'timeout'}       | ${false}
     ${'PATCH'}   | ${'sent'}          | ${false}
     ${'PATCH'}   | ${'timeout'}       | ${false}
-  `('$method after a failure in phase $phase: $retried', ({ method, phase, retried }) => {
-    expect(mayRetry(method, { phase })).toBe(retried);
-  });
+  `(
+    '$method after a failure in phase $phase: $retried',
+    ({ method, phase, retried }: { method: string; phase: FailurePhase; retried: boolean }) => {
+      expect(mayRetry(method, { phase })).toBe(retried);
+    },
+  );
 
   it.each`
     method    | retried
     ${'GET'}  | ${true}
     ${'PUT'}  | ${true}
     ${'POST'} | ${false}
-  `('$method after a 503 that retryOn lists: $retried', ({ method, retried }) => {
+  `('$method after a 503 that retryOn lists: $retried', ({ method, retried }: { method: string; retried: boolean }) => {
     expect(mayRetry(method, { phase: 'status', status: 503 })).toBe(retried);
   });
 });
@@ -59,7 +62,12 @@ describe('the retry budget', () => {
     const { budget, clock } = budgetAt(0.5, 0);
     for (let i = 0; i < 10; i++) budget.recordRequest();
     expect([budget.tryRetry(), budget.tryRetry(), budget.tryRetry(), budget.tryRetry(), budget.tryRetry(), budget.tryRetry()]).toEqual([
-      true, true, true, true, true, false,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
     ]);
     clock.t = 10_500;
     expect(budget.tryRetry()).toBe(false);

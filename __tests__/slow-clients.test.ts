@@ -28,12 +28,16 @@ async function startBalancerProcess(
   target: string,
   { serverOptions = {}, gcInterval = 20 }: { serverOptions?: http.ServerOptions; gcInterval?: number } = {},
 ): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--expose-gc', '--require', 'tsx/cjs', path.join(__dirname, 'helpers/balancer-process.ts'), target], {
-    cwd: path.join(__dirname, '..'),
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ELB_SERVER_OPTIONS: JSON.stringify(serverOptions), ELB_GC_INTERVAL: String(gcInterval) },
-  });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', '--require', 'tsx/cjs', path.join(__dirname, 'helpers/balancer-process.ts'), target],
+    {
+      cwd: path.join(__dirname, '..'),
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, ELB_SERVER_OPTIONS: JSON.stringify(serverOptions), ELB_GC_INTERVAL: String(gcInterval) },
+    },
+  );
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
   return { child, port: Number(/listening (\d+)/.exec(line.toString())![1]) };
 }
 
@@ -82,7 +86,9 @@ linux('slow and huge clients', () => {
   it('lets headersTimeout close 50 slowloris connections, serving other requests meanwhile, and never forwards them', async () => {
     upstream = await startCountingUpstream();
     // Node checks header deadlines every connectionsCheckingInterval ms (30 s by default).
-    const balancer = await startBalancerProcess(upstream.server.url, { serverOptions: { headersTimeout: 1_000, connectionsCheckingInterval: 100 } });
+    const balancer = await startBalancerProcess(upstream.server.url, {
+      serverOptions: { headersTimeout: 1_000, connectionsCheckingInterval: 100 },
+    });
     child = balancer.child;
     const balancerPort = balancer.port;
     expect(await get(balancerPort, '/warm-up')).toEqual({ status: 200, body: '0' });
@@ -110,12 +116,14 @@ linux('slow and huge clients', () => {
         ),
       );
     }
-    await Promise.all(sockets.map((socket) => (socket.connecting ? once(socket, 'connect') : undefined)));
+    await Promise.all(sockets.filter((socket) => socket.connecting).map((socket) => once(socket, 'connect')));
     expect(await get(balancerPort, '/ok')).toEqual({ status: 200, body: '0' });
     const results = await Promise.all(closedByServer);
     const elapsed = performance.now() - started;
     const grownMiB = (memoryKiB(child.pid!, 'VmHWM') - before) / 1024;
-    report(`50 slowloris connections closed by headersTimeout after ${(elapsed / 1000).toFixed(1)} s; balancer peak RSS grew ${grownMiB.toFixed(1)} MiB`);
+    report(
+      `50 slowloris connections closed by headersTimeout after ${(elapsed / 1000).toFixed(1)} s; balancer peak RSS grew ${grownMiB.toFixed(1)} MiB`,
+    );
     expect(grownMiB).toBeLessThan(16);
     for (const { answer, sent } of results) {
       expect(answer).toMatch(/^HTTP\/1\.1 408 /);
@@ -133,7 +141,14 @@ linux('slow and huge clients', () => {
 
   /** Streams `total` bytes to `port` as one POST, honouring backpressure; resolves with the answer. */
   async function upload(port: number, total: number): Promise<{ status: number; body: string }> {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', agent: false, headers: { 'content-length': total } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/upload',
+      agent: false,
+      headers: { 'content-length': total },
+    });
     const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
       req.on('response', (res) => {
         let body = '';
@@ -150,8 +165,8 @@ linux('slow and huge clients', () => {
   }
 
   // 1 GiB takes about 7 s on the 2-core CI machine (under load); ELB_UPLOAD_BYTES can
-// shrink it on a slower one.
-const UPLOAD_BYTES = Number(process.env.ELB_UPLOAD_BYTES ?? 1024 * MiB);
+  // shrink it on a slower one.
+  const UPLOAD_BYTES = Number(process.env.ELB_UPLOAD_BYTES ?? 1024 * MiB);
 
   it('streams a 1 GiB upload to the upstream without holding it', async () => {
     upstream = await startCountingUpstream();
@@ -164,7 +179,9 @@ const UPLOAD_BYTES = Number(process.env.ELB_UPLOAD_BYTES ?? 1024 * MiB);
     expect(await upload(balancer.port, UPLOAD_BYTES)).toEqual({ status: 200, body: String(UPLOAD_BYTES) });
     const seconds = (performance.now() - started) / 1000;
     const grownMiB = (memoryKiB(child.pid!, 'VmHWM') - before) / 1024;
-    report(`${(UPLOAD_BYTES / MiB).toFixed(0)} MiB uploaded in ${seconds.toFixed(1)} s (${(UPLOAD_BYTES / MiB / seconds).toFixed(0)} MiB/s); balancer peak RSS grew ${grownMiB.toFixed(1)} MiB`);
+    report(
+      `${(UPLOAD_BYTES / MiB).toFixed(0)} MiB uploaded in ${seconds.toFixed(1)} s (${(UPLOAD_BYTES / MiB / seconds).toFixed(0)} MiB/s); balancer peak RSS grew ${grownMiB.toFixed(1)} MiB`,
+    );
     // Holding the body would take 1 GiB; streaming keeps a few socket buffers.
     expect(grownMiB).toBeLessThan(32);
   }, 60_000);

@@ -185,11 +185,57 @@ describe('CONNECT', () => {
 describe('relativePath, for any request-target', () => {
   // Characters that matter to URL parsers, with letters and digits to fill segments.
   const urlChar = fc.constantFrom(
-    '/', '/', '/', '\\', '.', '.', '%', '2', 'e', 'E', 'f', 'F', '5', 'c', 'C',
-    '?', '#', '@', ':', 'h', 't', 'p', 's', 'x', '1', ';', '&', '=',
+    '/',
+    '/',
+    '/',
+    '\\',
+    '.',
+    '.',
+    '%',
+    '2',
+    'e',
+    'E',
+    'f',
+    'F',
+    '5',
+    'c',
+    'C',
+    '?',
+    '#',
+    '@',
+    ':',
+    'h',
+    't',
+    'p',
+    's',
+    'x',
+    '1',
+    ';',
+    '&',
+    '=',
   );
   const fragment = fc.oneof(
-    fc.constantFrom('//', '/\\', '\\\\', '/..', '/.', '/./', '/../', '%2e', '%2E', '%2f', '%2F', '%5c', '%5C', 'http://', 'https://', '@', '?', '#', 'evil:1'),
+    fc.constantFrom(
+      '//',
+      '/\\',
+      '\\\\',
+      '/..',
+      '/.',
+      '/./',
+      '/../',
+      '%2e',
+      '%2E',
+      '%2f',
+      '%2F',
+      '%5c',
+      '%5C',
+      'http://',
+      'https://',
+      '@',
+      '?',
+      '#',
+      'evil:1',
+    ),
     urlChar,
   );
   const requestTarget = fc.oneof(
@@ -227,13 +273,11 @@ describe('relativePath, for any request-target', () => {
     );
   });
 
-  it.each([
-    ['//evil:1/x'],
-    ['/.//evil:1/x'],
-    ['/a/%2E%2e//evil'],
-    ['http://evil:1//evil:2/x'],
-  ])('never yields a host-changing path for %s', (url) => {
-    const rel = relativePath(url)!;
-    expect(new URL(joinBasePath('', rel), 'http://127.0.0.1:3000').origin).toBe('http://127.0.0.1:3000');
-  });
+  it.each([['//evil:1/x'], ['/.//evil:1/x'], ['/a/%2E%2e//evil'], ['http://evil:1//evil:2/x']])(
+    'never yields a host-changing path for %s',
+    (url) => {
+      const rel = relativePath(url)!;
+      expect(new URL(joinBasePath('', rel), 'http://127.0.0.1:3000').origin).toBe('http://127.0.0.1:3000');
+    },
+  );
 });

@@ -31,7 +31,10 @@ describe('lb.stats() over real requests', () => {
       totals: { targets: 2, usable: 2, inFlight: 0, requests: 10, failures: 0, recent: { requests: 10, failures: 0 } },
     });
     const [fast, slow] = stats.targets;
-    for (const [target, upstream] of [[fast, upstreams[0]], [slow, upstreams[1]]] as const) {
+    for (const [target, upstream] of [
+      [fast, upstreams[0]],
+      [slow, upstreams[1]],
+    ] as const) {
       expect(target).toMatchObject({
         url: upstream!.url,
         weight: 1,

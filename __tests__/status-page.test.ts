@@ -30,12 +30,12 @@ function downFor(balanced: Balanced, url: string, reason: TargetHealthEvent['rea
 
 describe('escapeHtml', () => {
   it.each`
-    text                                   | escaped
-    ${'http://127.0.0.1:3000/v1'}          | ${'http://127.0.0.1:3000/v1'}
-    ${`<script>alert("x")</script>`}       | ${'&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'}
-    ${`/a&b'c`}                            | ${'/a&amp;b&#39;c'}
-    ${'&amp;'}                             | ${'&amp;amp;'}
-  `('$text -> $escaped', ({ text, escaped }) => {
+    text                             | escaped
+    ${'http://127.0.0.1:3000/v1'}    | ${'http://127.0.0.1:3000/v1'}
+    ${`<script>alert("x")</script>`} | ${'&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'}
+    ${`/a&b'c`}                      | ${'/a&amp;b&#39;c'}
+    ${'&amp;'}                       | ${'&amp;amp;'}
+  `('$text -> $escaped', ({ text, escaped }: { text: string; escaped: string }) => {
     expect(escapeHtml(text)).toBe(escaped);
   });
 });
@@ -91,7 +91,7 @@ describe('lb.statusHandler()', () => {
 
   it('negotiates the same on Express 4', async () => {
     upstreams = [await startUpstream('a')];
-    balanced = await withStatusPage([upstreams[0]!.url], {}, express4() as unknown as Express);
+    balanced = await withStatusPage([upstreams[0]!.url], {}, express4());
     const json = await request(balanced.url, { path: '/status' });
     expect(json.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(JSON.parse(json.text)).toMatchObject({ targets: [{ url: upstreams[0]!.url }] });
@@ -132,7 +132,15 @@ inChromium(`the status page in a real Chromium${HAS_CHROMIUM ? '' : ` (skipped: 
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   });
   afterAll(async () => {
@@ -198,7 +206,7 @@ inChromium(`the status page in a real Chromium${HAS_CHROMIUM ? '' : ` (skipped: 
 
       // The style sheet ran, so the CSP hash matches it: states are coloured badges.
       const badge = (state: string): Promise<string> =>
-        page.evaluate(`getComputedStyle(document.querySelector('.state.${state}')).backgroundColor`) as Promise<string>;
+        page.evaluate<string>(`getComputedStyle(document.querySelector('.state.${state}')).backgroundColor`);
       expect(await badge('up')).toBe('rgb(26, 127, 55)');
       expect(await badge('down')).toBe('rgb(207, 34, 46)');
       expect(await badge('ejected')).toBe('rgb(154, 103, 0)');

@@ -1,8 +1,16 @@
-import express, { type Express } from 'express';
+import express from 'express';
 import express4 from 'express4';
 import type { LoadBalanceOptions } from 'express-load-balance';
-import { ANSWER_PREFIX, closeAll, request, startBalancer, startUpstream, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
-
+import {
+  ANSWER_PREFIX,
+  closeAll,
+  request,
+  startBalancer,
+  startUpstream,
+  type Balanced,
+  type SimpleResponse,
+  type Upstream,
+} from './helpers/servers';
 
 function setCookies(res: SimpleResponse): string[] {
   return res.headers['set-cookie'] ?? [];
@@ -149,7 +157,7 @@ describe('sticky sessions', () => {
   });
 
   it('round-trips on Express 4 too', async () => {
-    const front = await start({}, '/api', express4() as unknown as Express);
+    const front = await start({}, '/api', express4());
     const first = await request(front.url, { path: '/api/x' });
     const cookie = `lb_target=${stickyId(first)}`;
     for (let i = 0; i < 4; i++) expect((await request(front.url, { path: '/api/x', headers: { cookie } })).text).toBe(first.text);

@@ -7,9 +7,12 @@ function build(options: Record<string, unknown>): () => void {
 }
 
 describe('strategy, hashKey, sticky and ewmaWindow options', () => {
-  it.each(['round-robin', 'random', 'least-connections', 'power-of-two', 'consistent-hash', 'peak-ewma'])('accepts strategy %s', (strategy) => {
-    expect(build({ strategy })).not.toThrow();
-  });
+  it.each(['round-robin', 'random', 'least-connections', 'power-of-two', 'consistent-hash', 'peak-ewma'])(
+    'accepts strategy %s',
+    (strategy) => {
+      expect(build({ strategy })).not.toThrow();
+    },
+  );
 
   it('names every built-in strategy when given an unknown one', () => {
     expect(build({ strategy: 'least-conn' })).toThrow(

@@ -55,12 +55,13 @@ describe('least-connections picks', () => {
 });
 
 describe('random picks', () => {
-  it.each([
-    { draws: [0, 0.24, 0.25, 0.49, 0.5, 0.99], expected: 'a a b b c c' },
-  ])('weights 1, 1, 2 map draws $draws to $expected', ({ draws, expected }) => {
-    const pool = makePool([{ weight: 1 }, { weight: 1 }, { weight: 2 }]);
-    expect(order(random(context({ random: scriptedRandom(draws) })), pool.available(), draws.length)).toBe(expected);
-  });
+  it.each([{ draws: [0, 0.24, 0.25, 0.49, 0.5, 0.99], expected: 'a a b b c c' }])(
+    'weights 1, 1, 2 map draws $draws to $expected',
+    ({ draws, expected }) => {
+      const pool = makePool([{ weight: 1 }, { weight: 1 }, { weight: 2 }]);
+      expect(order(random(context({ random: scriptedRandom(draws) })), pool.available(), draws.length)).toBe(expected);
+    },
+  );
 
   it('draws in proportion to weight (3:1 over 20 000 seeded draws)', () => {
     const pool = makePool([{ weight: 3 }, { weight: 1 }]);
@@ -94,7 +95,10 @@ describe('power-of-two picks', () => {
   });
 
   it('compares in-flight per weight: 3 on weight 4 beats 1 on weight 1', () => {
-    const pool = makePool([{ weight: 4, inFlight: 3 }, { weight: 1, inFlight: 1 }]);
+    const pool = makePool([
+      { weight: 4, inFlight: 3 },
+      { weight: 1, inFlight: 1 },
+    ]);
     expect(shares(powerOfTwo(context({ random: seededRandom(5) })), pool.available(), 200)).toEqual({ a: 200 });
   });
 
@@ -116,12 +120,54 @@ describe('peak-ewma picks', () => {
   });
 
   it.each<{ setup: Array<{ ms: number | undefined; inFlight: number; weight?: number }>; expected: string; why: string }>([
-    { setup: [{ ms: 10, inFlight: 0 }, { ms: 100, inFlight: 0 }], expected: 'a', why: 'the faster target' },
-    { setup: [{ ms: 10, inFlight: 4 }, { ms: 20, inFlight: 0 }], expected: 'b', why: '10 ms × 5 loses to 20 ms × 1' },
-    { setup: [{ ms: 10, inFlight: 1 }, { ms: 30, inFlight: 0 }], expected: 'a', why: '10 ms × 2 beats 30 ms × 1' },
-    { setup: [{ ms: undefined, inFlight: 1 }, { ms: 500, inFlight: 3 }], expected: 'b', why: 'an unmeasured busy target is penalised' },
-    { setup: [{ ms: undefined, inFlight: 0 }, { ms: 1, inFlight: 0 }], expected: 'a', why: 'an unmeasured idle target is tried' },
-    { setup: [{ ms: 10, inFlight: 0, weight: 3 }, { ms: 5, inFlight: 0 }], expected: 'a', why: 'cost per weight: 10 ms / 3 beats 5 ms / 1' },
+    {
+      setup: [
+        { ms: 10, inFlight: 0 },
+        { ms: 100, inFlight: 0 },
+      ],
+      expected: 'a',
+      why: 'the faster target',
+    },
+    {
+      setup: [
+        { ms: 10, inFlight: 4 },
+        { ms: 20, inFlight: 0 },
+      ],
+      expected: 'b',
+      why: '10 ms × 5 loses to 20 ms × 1',
+    },
+    {
+      setup: [
+        { ms: 10, inFlight: 1 },
+        { ms: 30, inFlight: 0 },
+      ],
+      expected: 'a',
+      why: '10 ms × 2 beats 30 ms × 1',
+    },
+    {
+      setup: [
+        { ms: undefined, inFlight: 1 },
+        { ms: 500, inFlight: 3 },
+      ],
+      expected: 'b',
+      why: 'an unmeasured busy target is penalised',
+    },
+    {
+      setup: [
+        { ms: undefined, inFlight: 0 },
+        { ms: 1, inFlight: 0 },
+      ],
+      expected: 'a',
+      why: 'an unmeasured idle target is tried',
+    },
+    {
+      setup: [
+        { ms: 10, inFlight: 0, weight: 3 },
+        { ms: 5, inFlight: 0 },
+      ],
+      expected: 'a',
+      why: 'cost per weight: 10 ms / 3 beats 5 ms / 1',
+    },
   ])('$why: $expected', ({ setup, expected }) => {
     const pool = makePool(setup.map(({ inFlight, weight }) => ({ inFlight, weight })));
     pool.targets.forEach((target, i) => {

@@ -115,51 +115,59 @@ describe('memory of a balancer process', () => {
   }
 
   const linux = process.platform === 'linux' ? it : it.skip;
-  linux('stays flat while 64 MiB go down and 64 MiB go up', async () => {
-    upstream = await startUpstream('1', (app) => {
-      app.get('/big', async (_req, res) => {
-        await writeBytes(res, 64 * MiB);
-        res.end();
+  linux(
+    'stays flat while 64 MiB go down and 64 MiB go up',
+    async () => {
+      upstream = await startUpstream('1', (app) => {
+        app.get('/big', async (_req, res) => {
+          await writeBytes(res, 64 * MiB);
+          res.end();
+        });
+        app.post('/big', (req, res) => {
+          let length = 0;
+          req.on('data', (chunk: Buffer) => (length += chunk.length));
+          req.on('end', () => res.json({ length }));
+        });
       });
-      app.post('/big', (req, res) => {
-        let length = 0;
-        req.on('data', (chunk: Buffer) => (length += chunk.length));
-        req.on('end', () => res.json({ length }));
-      });
-    });
-    child = spawn(process.execPath, ['--expose-gc', '--require', 'tsx/cjs', path.join(__dirname, 'helpers/balancer-process.ts'), upstream.url], {
-      cwd: path.join(__dirname, '..'),
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    const port = Number(/listening (\d+)/.exec(line.toString())![1]);
-    const base = `http://127.0.0.1:${port}`;
-    const get = (): Promise<number> =>
-      new Promise((resolve, reject) =>
-        http
-          .get(`${base}/big`, { agent: false }, (res) => {
-            let length = 0;
-            res.on('data', (chunk: Buffer) => (length += chunk.length));
-            res.on('end', () => resolve(length));
-          })
-          .on('error', reject),
+      child = spawn(
+        process.execPath,
+        ['--expose-gc', '--require', 'tsx/cjs', path.join(__dirname, 'helpers/balancer-process.ts'), upstream.url],
+        {
+          cwd: path.join(__dirname, '..'),
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
       );
+      const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+      const port = Number(/listening (\d+)/.exec(line.toString())![1]);
+      const base = `http://127.0.0.1:${port}`;
+      const get = (): Promise<number> =>
+        new Promise((resolve, reject) =>
+          http
+            .get(`${base}/big`, { agent: false }, (res) => {
+              let length = 0;
+              res.on('data', (chunk: Buffer) => (length += chunk.length));
+              res.on('end', () => resolve(length));
+            })
+            .on('error', reject),
+        );
 
-    // Warm up (JIT, pools), then measure the peak against the settled size.
-    await get();
-    const before = rssKiB(child.pid!, 'VmRSS');
-    expect(await get()).toBe(64 * MiB);
-    const req = http.request(`${base}/big`, { method: 'POST', agent: false, headers: { 'x-test-stream': '1' } });
-    const answered = new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
-    await writeBytes(req, 64 * MiB);
-    req.end();
-    const res = await answered;
-    let body = '';
-    for await (const chunk of res) body += String(chunk);
-    expect(JSON.parse(body)).toEqual({ length: 64 * MiB });
-    const grownMiB = (rssKiB(child.pid!, 'VmHWM') - before) / 1024;
-    if (process.env.ELB_REPORT) console.log(`balancer peak RSS grew ${grownMiB.toFixed(1)} MiB for 128 MiB streamed`);
-    // Buffering either body would hold 64 MiB.
-    expect(grownMiB).toBeLessThan(24);
-  }, 60_000);
+      // Warm up (JIT, pools), then measure the peak against the settled size.
+      await get();
+      const before = rssKiB(child.pid!, 'VmRSS');
+      expect(await get()).toBe(64 * MiB);
+      const req = http.request(`${base}/big`, { method: 'POST', agent: false, headers: { 'x-test-stream': '1' } });
+      const answered = new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+      await writeBytes(req, 64 * MiB);
+      req.end();
+      const res = await answered;
+      let body = '';
+      for await (const chunk of res) body += String(chunk);
+      expect(JSON.parse(body)).toEqual({ length: 64 * MiB });
+      const grownMiB = (rssKiB(child.pid!, 'VmHWM') - before) / 1024;
+      if (process.env.ELB_REPORT) console.log(`balancer peak RSS grew ${grownMiB.toFixed(1)} MiB for 128 MiB streamed`);
+      // Buffering either body would hold 64 MiB.
+      expect(grownMiB).toBeLessThan(24);
+    },
+    60_000,
+  );
 });

@@ -164,7 +164,11 @@ describe('lb.upgrade', () => {
     ws.close();
     await closed(front);
     expect((await refusal(`${lb.ws}/api/ws`)).status).toBe(502);
-    const counted = (await registry.getSingleMetric('elb_requests_total')!.get()).values.map((v) => [v.labels.target, v.labels.status_class, v.value]);
+    const counted = (await registry.getSingleMetric('elb_requests_total')!.get()).values.map((v) => [
+      v.labels.target,
+      v.labels.status_class,
+      v.value,
+    ]);
     expect(counted).toEqual([
       [one!.url, '1xx', 1],
       [refusing.url, 'error', 1],
@@ -343,7 +347,12 @@ describe('lb.upgrade', () => {
     const mask = Buffer.from([1, 2, 3, 4]);
     const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ mask[i % 4]!)]);
     const socket = net.connect(lb.front.port, '127.0.0.1');
-    others.push({ close: async () => void socket.destroy() });
+    others.push({
+      close: () => {
+        socket.destroy();
+        return Promise.resolve();
+      },
+    });
     await once(socket, 'connect');
     socket.write(
       Buffer.concat([

@@ -52,7 +52,9 @@ describe('weights, over real requests', () => {
   });
 
   it('consistent-hash with weights 3, 1 gives the first about 3/4 of 400 keys', async () => {
-    const url = await start('consistent-hash', [3, 1], { hashKey: (req: { get(name: string): string | undefined }) => req.get('x-user-id') });
+    const url = await start('consistent-hash', [3, 1], {
+      hashKey: (req: { get(name: string): string | undefined }) => req.get('x-user-id'),
+    });
     const names = await sequence(url, 400, (i) => ({ 'x-user-id': `user-${i}` }));
     expect(count(names, 'a')).toBeGreaterThan(240);
     expect(count(names, 'a')).toBeLessThan(360);

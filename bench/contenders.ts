@@ -10,7 +10,7 @@ const BALANCER_ENTRY = path.join(__dirname, 'balancer.ts');
 const direct: Contender = {
   id: 'direct',
   label: 'direct to upstreams (no balancer)',
-  start: async (upstreams) => ({ urls: upstreams, pids: [], stop: async () => {} }),
+  start: (upstreams) => Promise.resolve({ urls: upstreams, pids: [], stop: async () => {} }),
 };
 
 function nodeBalancer(group: ProcessGroup, id: string, label: string, execArgv: readonly string[]): Contender {
@@ -38,7 +38,7 @@ export function contenders(group: ProcessGroup, { execArgv, candidate }: Contend
   const list = [
     direct,
     node('express-load-balance', 'express-load-balance (defaults)'),
-    ...(candidate === undefined ? [] : [node("express-load-balance-candidate", "express-load-balance, candidate build")]),
+    ...(candidate === undefined ? [] : [node('express-load-balance-candidate', 'express-load-balance, candidate build')]),
     node('http-proxy-middleware', 'http-proxy-middleware (defaults)'),
     node('http-proxy-middleware-keepalive', 'http-proxy-middleware + keep-alive agent'),
     node('express-http-proxy', 'express-http-proxy'),

@@ -1,6 +1,7 @@
 // What the figures were measured on, printed with every report: absolute figures only
 // compare within one machine.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -8,7 +9,8 @@ const ROOT = path.join(__dirname, '..');
 
 function packageVersion(name: string): string {
   try {
-    return (require(path.join(ROOT, 'node_modules', name, 'package.json')) as { version: string }).version;
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+    return manifest.version;
   } catch {
     return 'not installed';
   }

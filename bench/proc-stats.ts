@@ -55,7 +55,10 @@ export class PeakRss {
   private peak = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly pids: readonly number[], intervalMs = 100) {
+  constructor(
+    private readonly pids: readonly number[],
+    intervalMs = 100,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
   }

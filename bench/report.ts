@@ -146,7 +146,9 @@ export function renderReport(input: ReportInput): string {
       for (const { round, gap } of off) {
         flags.push(
           `${scenario.label}, ${c.label}, round ${round}: ` +
-            (gap === undefined ? 'no responses' : `mean latency ${gap > 0 ? '+' : ''}${Math.round(gap * 100)} % from connections ÷ throughput`),
+            (gap === undefined
+              ? 'no responses'
+              : `mean latency ${gap > 0 ? '+' : ''}${Math.round(gap * 100)} % from connections ÷ throughput`),
         );
       }
       return [

@@ -42,7 +42,9 @@ function chosen(list: readonly Contender[], settings: Settings): Contender[] {
 function describeSettings(s: Settings): string {
   return (
     `${s.rounds} interleaved rounds (every balancer once per scenario, then again), ${s.duration} s per run after ${s.warmup} s of warm-up, ` +
-    (s.rate === undefined ? 'each connection sending its next request as soon as it has an answer; ' : `at a fixed ${s.rate} requests/s (BENCH_RATE); `) +
+    (s.rate === undefined
+      ? 'each connection sending its next request as soon as it has an answer; '
+      : `at a fixed ${s.rate} requests/s (BENCH_RATE); `) +
     'autocannon in its own process; each balancer in its own process; three Express upstreams, one process each; loopback only. ' +
     'CPU and peak RSS are read from /proc for the balancer process(es) over the measured window. ' +
     'Express-based balancers have express.json() in front, as an application would; the tutorial has none, as published.'
@@ -84,7 +86,7 @@ async function measureRounds(
   const runs = settings.rounds * scenarios.length * started.length;
   console.log(
     `Measuring ${started.length} contenders × ${scenarios.length} scenarios × ${settings.rounds} rounds ` +
-      `(~${((runs * settings.duration + runs * settings.warmup / settings.rounds) / 60).toFixed(1)} min)…`,
+      `(~${((runs * settings.duration + (runs * settings.warmup) / settings.rounds) / 60).toFixed(1)} min)…`,
   );
   for (const scenario of scenarios) {
     for (const contender of started) await measure(group, running.get(contender.id)!, scenario, settings.warmup, settings.rate);
@@ -96,8 +98,12 @@ async function measureRounds(
         const result = await measure(group, running.get(contender.id)!, scenario, settings.duration, settings.rate);
         measurements.push({ round, scenario: scenario.id, contender: contender.id, ...result });
         const { load } = result;
-        const rps = Math.round(load.responses / load.duration).toString().padStart(6);
-        console.log(`round ${round} ${scenario.id.padEnd(12)} ${contender.id.padEnd(32)} ${rps} req/s  errors ${load.errors}  non-2xx ${load.non2xx}`);
+        const rps = Math.round(load.responses / load.duration)
+          .toString()
+          .padStart(6);
+        console.log(
+          `round ${round} ${scenario.id.padEnd(12)} ${contender.id.padEnd(32)} ${rps} req/s  errors ${load.errors}  non-2xx ${load.non2xx}`,
+        );
       }
     }
   }

@@ -34,7 +34,12 @@ function positive(name: string, fallback: number): number {
 function list(name: string): ReadonlySet<string> | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
-  return new Set(raw.split(',').map((item) => item.trim()).filter((item) => item !== ''));
+  return new Set(
+    raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  );
 }
 
 export function readSettings(): Settings {

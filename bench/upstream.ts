@@ -3,16 +3,7 @@
 import { Readable } from 'node:stream';
 import express from 'express';
 import { serve } from './child';
-import {
-  DOWNLOAD_PATH,
-  JSON_BYTES,
-  JSON_PATH,
-  LARGE_BYTES,
-  MEDIUM_BYTES,
-  MEDIUM_PATH,
-  SMALL_PATH,
-  UPLOAD_PATH,
-} from './scenarios';
+import { DOWNLOAD_PATH, JSON_BYTES, JSON_PATH, LARGE_BYTES, MEDIUM_BYTES, MEDIUM_PATH, SMALL_PATH, UPLOAD_PATH } from './scenarios';
 
 const CHUNK = Buffer.alloc(64 * 1024, 0x62);
 const MEDIUM = Buffer.alloc(MEDIUM_BYTES, 0x63);

@@ -64,19 +64,23 @@ export class Balancer {
     this.discovery =
       config.discovery === undefined
         ? undefined
-        : new DnsDiscovery(config.discovery, {
-            targets: () => pool.targets,
-            add: (spec) => {
-              pool.add(spec);
-              this.health?.sync();
+        : new DnsDiscovery(
+            config.discovery,
+            {
+              targets: () => pool.targets,
+              add: (spec) => {
+                pool.add(spec);
+                this.health?.sync();
+              },
+              remove: (url) => {
+                // Resolves once drained; never rejects here, as the URL is a current target.
+                pool.remove(url).catch(() => undefined);
+                this.health?.sync();
+              },
+              setWeight: (url, weight) => pool.setWeight(url, weight),
             },
-            remove: (url) => {
-              // Resolves once drained; never rejects here, as the URL is a current target.
-              pool.remove(url).catch(() => undefined);
-              this.health?.sync();
-            },
-            setWeight: (url, weight) => pool.setWeight(url, weight),
-          }, clock);
+            clock,
+          );
 
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also
     // shortens it to one second under an upstream's `Keep-Alive: timeout=N` hint.
@@ -130,7 +134,8 @@ export class Balancer {
     try {
       url = parseTarget(input, 'target', 'removeTarget() argument').url;
     } catch (err) {
-      return Promise.reject(err);
+      const error = err as TypeError; // parseTarget throws only TypeErrors
+      return Promise.reject(error);
     }
     const removed = this.pool.remove(url);
     this.health?.sync();

@@ -11,12 +11,7 @@ const BRAND = Symbol.for('express-load-balance.error');
 
 /** The stable `code` strings carried by {@link LoadBalanceError}s. */
 export type LoadBalanceErrorCode =
-  | 'ELB_BAD_GATEWAY'
-  | 'ELB_GATEWAY_TIMEOUT'
-  | 'ELB_NO_TARGET'
-  | 'ELB_SATURATED'
-  | 'ELB_BAD_REQUEST'
-  | 'ELB_PAYLOAD_TOO_LARGE';
+  'ELB_BAD_GATEWAY' | 'ELB_GATEWAY_TIMEOUT' | 'ELB_NO_TARGET' | 'ELB_SATURATED' | 'ELB_BAD_REQUEST' | 'ELB_PAYLOAD_TOO_LARGE';
 
 /**
  * Base class of every run-time error the balancer produces.
@@ -34,13 +29,7 @@ export class LoadBalanceError extends Error {
   /** Express's default handler sends `err.message` to the client only when `expose` is true. */
   readonly expose: boolean;
 
-  constructor(
-    message: string,
-    status: number,
-    code: LoadBalanceErrorCode,
-    target?: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, status: number, code: LoadBalanceErrorCode, target?: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.status = status;

@@ -114,7 +114,7 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * });
    * ```
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /**
    * The axios instance that sends upstream requests: built from the `axios` option
    * when given (never that instance itself). Add interceptors here; a request
@@ -148,10 +148,7 @@ export interface LoadBalanceMiddleware extends RequestHandler {
  */
 export function loadBalance(options: LoadBalanceOptions): LoadBalanceMiddleware;
 /** Shorthand: `loadBalance(targets, strategy?)`. */
-export function loadBalance(
-  targets: readonly TargetInput[],
-  strategy?: StrategyName | StrategyFunction | Strategy,
-): LoadBalanceMiddleware;
+export function loadBalance(targets: readonly TargetInput[], strategy?: StrategyName | StrategyFunction | Strategy): LoadBalanceMiddleware;
 export function loadBalance(
   optionsOrTargets: LoadBalanceOptions | readonly TargetInput[],
   strategy?: StrategyName | StrategyFunction | Strategy,
@@ -180,8 +177,7 @@ export function loadBalanceOn(
 }
 
 function middlewareOf(balancer: Balancer): LoadBalanceMiddleware {
-  const middleware = ((req: Request, res: Response, next: NextFunction) =>
-    balancer.handle(req, res, next)) as LoadBalanceMiddleware;
+  const middleware = ((req: Request, res: Response, next: NextFunction) => balancer.handle(req, res, next)) as LoadBalanceMiddleware;
   return Object.assign(middleware, {
     close: () => balancer.close(),
     on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>) {

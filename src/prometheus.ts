@@ -70,6 +70,15 @@ function fail(option: string, expected: string): never {
   throw new TypeError(`express-load-balance: prometheusMetrics() option "${option}" must be ${expected}`);
 }
 
+/** Whether `value` is a non-empty array of increasing positive numbers (histogram bucket bounds). */
+function isBucketBounds(value: unknown): value is readonly number[] {
+  if (!Array.isArray(value) || value.length === 0) return false;
+  const bounds: readonly unknown[] = value;
+  return !bounds.some(
+    (bound, i) => typeof bound !== 'number' || !(bound > 0) || !Number.isFinite(bound) || (i > 0 && bound <= (bounds[i - 1] as number)),
+  );
+}
+
 /**
  * Exposes a balancer's traffic as Prometheus metrics, through prom-client (install it
  * next to this package: it is an optional peer dependency). Registers, with the default
@@ -115,12 +124,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_NAME.test(prefix))) {
     fail('prefix', 'a string of letters, digits, _ and : that does not start with a digit');
   }
-  if (
-    buckets !== undefined &&
-    (!Array.isArray(buckets) ||
-      buckets.length === 0 ||
-      buckets.some((bound, i) => typeof bound !== 'number' || !(bound > 0) || !Number.isFinite(bound) || (i > 0 && bound <= buckets[i - 1]!)))
-  ) {
+  if (buckets !== undefined && !isBucketBounds(buckets)) {
     fail('buckets', 'a non-empty array of increasing positive numbers of seconds');
   }
   const names = ['requests_total', 'request_duration_seconds', 'in_flight_requests', 'target_up'].map((name) => prefix + name);
@@ -192,7 +196,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
     // `method` is bounded: Node's HTTP parser accepts only the methods in http.METHODS.
     const labels: Labels = { target: event.target.url, method: event.method, status_class: statusClass(event) };
     let labelSets = series.get(labels.target);
-    if (labelSets === undefined) series.set(labels.target, (labelSets = new Map()));
+    if (labelSets === undefined) series.set(labels.target, (labelSets = new Map<string, Labels>()));
     const key = `${labels.method} ${labels.status_class}`;
     if (!labelSets.has(key)) labelSets.set(key, labels);
     requests.inc(labels);

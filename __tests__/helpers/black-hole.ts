@@ -16,10 +16,13 @@ export interface BlackHole {
 export async function blackHole(): Promise<BlackHole> {
   const listener = spawn(
     'python3',
-    ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'],
+    [
+      '-c',
+      'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()',
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const [line] = (await once(listener.stdout!, 'data')) as [Buffer];
+  const [line] = (await once(listener.stdout, 'data')) as [Buffer];
   const port = Number(line.toString().trim());
   const filler = net.connect(port, '127.0.0.1');
   await once(filler, 'connect');
@@ -27,7 +30,7 @@ export async function blackHole(): Promise<BlackHole> {
     url: `http://127.0.0.1:${port}`,
     close: async () => {
       filler.destroy();
-      listener.stdin!.end();
+      listener.stdin.end();
       if (listener.exitCode === null) await once(listener, 'exit');
     },
   };

@@ -60,7 +60,14 @@ export class TestDns {
     const base = { name: question.name, class: Packet.CLASS.IN, ttl: 1 };
     if (question.type === Packet.TYPE.SRV) {
       for (const r of this.srv.get(name) ?? []) {
-        response.answers.push({ ...base, type: Packet.TYPE.SRV, priority: r.priority ?? 10, weight: r.weight ?? 1, port: r.port, target: r.target } as dns2.Packet.Resource);
+        response.answers.push({
+          ...base,
+          type: Packet.TYPE.SRV,
+          priority: r.priority ?? 10,
+          weight: r.weight ?? 1,
+          port: r.port,
+          target: r.target,
+        } as dns2.Packet.Resource);
       }
     } else if (question.type === Packet.TYPE.A || question.type === Packet.TYPE.AAAA) {
       const table = question.type === Packet.TYPE.A ? this.a : this.aaaa;

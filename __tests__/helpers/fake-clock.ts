@@ -39,9 +39,7 @@ export class FakeClock implements Clock {
   advance(ms: number): void {
     const end = this.time + ms;
     for (;;) {
-      const due = this.scheduled
-        .filter((entry) => !entry.cancelled && entry.at <= end)
-        .sort((a, b) => a.at - b.at || a.order - b.order)[0];
+      const due = this.scheduled.filter((entry) => !entry.cancelled && entry.at <= end).sort((a, b) => a.at - b.at || a.order - b.order)[0];
       if (due === undefined) break;
       this.scheduled = this.scheduled.filter((entry) => entry !== due);
       this.time = due.at;

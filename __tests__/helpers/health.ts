@@ -25,10 +25,9 @@ export interface ProbedUpstream extends RestartableUpstream {
 
 export async function startProbed(name: string, health: number | 'hang' = 200): Promise<ProbedUpstream> {
   let waiters: Array<{ count: number; resolve: () => void }> = [];
-  // The handler reads the settings off the object the test holds, so the test changes them there.
-  let self: ProbedUpstream | undefined;
+  // The handler reads the settings off the object the test holds (`self`, below), so the test changes them there.
   const upstream = await startRestartable((req, res) => {
-    const target = self!;
+    const target = self;
     if (req.url === '/work') {
       target.traffic++;
       res.end(name);
@@ -45,7 +44,7 @@ export async function startProbed(name: string, health: number | 'hang' = 200): 
     res.end();
   });
   const probes: Probe[] = [];
-  self = Object.assign(upstream, {
+  const self: ProbedUpstream = Object.assign(upstream, {
     name,
     health,
     probes,

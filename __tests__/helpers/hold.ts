@@ -65,9 +65,9 @@ export interface HeldBalancer {
   balanced: Balanced;
   url: string;
   /** How many `/fast` requests the upstream called `name` received. */
-  fastCount(name: string): number;
+  fastCount: (name: string) => number;
   /** Releases what is held, then closes the balancer and the upstreams. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** One upstream per name, each holding requests to `/slow`, behind a balancer with these options. */
@@ -111,7 +111,7 @@ export function scriptedRandom(values: readonly number[]): () => number {
 
 /** Runs `count` tasks with at most `concurrency` at once; results in task order. */
 export async function runConcurrently<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
+  const results = new Array<T>(count);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {

@@ -20,7 +20,7 @@ export interface RunningServer {
   port: number;
   /** Every socket the server accepted, so tests can count connections. */
   sockets: Socket[];
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** Starts a Node server on 127.0.0.1:0 and tracks its sockets so close() never hangs. */
@@ -121,7 +121,7 @@ export interface Balanced {
   url: string;
   /** Every error that reached the app through next(err), in order. */
   errors: unknown[];
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /**
@@ -172,13 +172,18 @@ export interface SimpleResponse {
 /** One HTTP request with node:http (no fetch: it rewrites headers and paths). */
 export function request(
   url: string,
-  { method = 'GET', path = '/', headers = {}, body }: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer } = {},
+  {
+    method = 'GET',
+    path = '/',
+    headers = {},
+    body,
+  }: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer } = {},
 ): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
     // Node frames a GET's or DELETE's body only if told its length.
     const framed = body === undefined || Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h));
-    const sent = framed ? headers : { ...headers, 'content-length': Buffer.byteLength(body!) };
+    const sent = framed ? headers : { ...headers, 'content-length': Buffer.byteLength(body) };
     const req = http.request({ host: hostname, port, method, path, headers: sent, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -215,5 +220,5 @@ export async function answers(url: string, count: number): Promise<string> {
 
 /** Closes everything given, ignoring what is already closed. */
 export async function closeAll(...closables: Array<{ close(): Promise<void> } | undefined>): Promise<void> {
-  await Promise.all(closables.map((c) => c?.close().catch(() => undefined)));
+  await Promise.all(closables.filter((c) => c !== undefined).map((c) => c.close().catch(() => undefined)));
 }

@@ -27,7 +27,8 @@ export async function startWsUpstream(name: string): Promise<WsUpstream> {
   const wss = new WebSocketServer({ server: running.server });
   wss.on('connection', (ws, req) => {
     seen.push({ url: req.url ?? '', headers: req.headers });
-    ws.on('message', (data) => ws.send(`${name}: ${String(data)}`));
+    // A Buffer: the server's binaryType is the default, 'nodebuffer'.
+    ws.on('message', (data) => ws.send(`${name}: ${(data as Buffer).toString()}`));
   });
   const closeServer = running.close;
   return Object.assign(running, {

@@ -18,5 +18,4 @@ function httpProxyMiddleware(targets: readonly string[], agent: http.Agent | und
 export const build: BuildBalancer = (targets) => httpProxyMiddleware(targets, undefined);
 
 /** With a keep-alive agent, as its docs advise for throughput. */
-export const buildKeepAlive: BuildBalancer = (targets) =>
-  httpProxyMiddleware(targets, new http.Agent({ keepAlive: true }));
+export const buildKeepAlive: BuildBalancer = (targets) => httpProxyMiddleware(targets, new http.Agent({ keepAlive: true }));

@@ -4,11 +4,9 @@ import type { BuildBalancer } from './types';
 
 export const NODE_BALANCERS: Readonly<Record<string, () => BuildBalancer>> = {
   'express-load-balance': () => (require('./express-load-balance') as typeof import('./express-load-balance')).build,
-  'express-load-balance-candidate': () =>
-    (require('./express-load-balance') as typeof import('./express-load-balance')).buildCandidate,
+  'express-load-balance-candidate': () => (require('./express-load-balance') as typeof import('./express-load-balance')).buildCandidate,
   'http-proxy-middleware': () => (require('./http-proxy-middleware') as typeof import('./http-proxy-middleware')).build,
-  'http-proxy-middleware-keepalive': () =>
-    (require('./http-proxy-middleware') as typeof import('./http-proxy-middleware')).buildKeepAlive,
+  'http-proxy-middleware-keepalive': () => (require('./http-proxy-middleware') as typeof import('./http-proxy-middleware')).buildKeepAlive,
   'express-http-proxy': () => (require('./express-http-proxy') as typeof import('./express-http-proxy')).build,
   tutorial: () => (require('./tutorial') as typeof import('./tutorial')).build,
 };

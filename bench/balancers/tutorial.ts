@@ -10,9 +10,10 @@ export const build: BuildBalancer = (servers) => {
   const app = express();
   let current = 0;
   const handler = async (req: Request, res: Response): Promise<void> => {
-    const { method, url, headers, body } = req;
+    const { method, url, headers } = req;
+    const body: unknown = req.body;
     const server = servers[current];
-    current === servers.length - 1 ? (current = 0) : current++;
+    current = current === servers.length - 1 ? 0 : current + 1;
     try {
       const response = await axios({ url: `${server}${url}`, method, headers, data: body });
       res.send(response.data);

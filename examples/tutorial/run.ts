@@ -19,8 +19,8 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
 }
 
 main().catch((err: unknown) => {

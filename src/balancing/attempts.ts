@@ -99,10 +99,9 @@ export class AttemptLifecycle {
   /** Takes a slot on `target` for `req` and tells the strategy. */
   begin(target: TargetState, req: Request): Attempt {
     target.attemptStarted();
-    const { onStart } = this.strategy;
-    if (onStart !== undefined) {
+    if (this.strategy.onStart !== undefined) {
       try {
-        onStart.call(this.strategy, target, req);
+        this.strategy.onStart(target, req);
       } catch (error) {
         this.strategyThrew(error, target);
       }
@@ -124,10 +123,9 @@ export class AttemptLifecycle {
     const durationMs = (attempt.stoppedAt ?? now) - attempt.startedAt;
     const failed = outcome.result === 'error' || outcome.result === 'rejected';
     target.attemptEnded(durationMs, failed ? Math.max(durationMs, this.failedAsMs) : durationMs, failed, now);
-    const { onEnd } = this.strategy;
-    if (onEnd !== undefined) {
+    if (this.strategy.onEnd !== undefined) {
       try {
-        onEnd.call(this.strategy, target, { ok: !failed, status: outcome.status, durationMs });
+        this.strategy.onEnd(target, { ok: !failed, status: outcome.status, durationMs });
       } catch (error) {
         this.strategyThrew(error, target);
       }

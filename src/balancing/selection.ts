@@ -6,7 +6,8 @@ import type { Strategy } from './strategies/types';
 import type { TargetState } from './target';
 
 /** The target a request goes to, or why it goes nowhere. */
-export type Choice = { readonly target: TargetState; readonly refused?: undefined } | { readonly target?: undefined; readonly refused: LoadBalanceError };
+export type Choice =
+  { readonly target: TargetState; readonly refused?: undefined } | { readonly target?: undefined; readonly refused: LoadBalanceError };
 
 /**
  * Chooses targets: the client's sticky target while it can take requests, else the

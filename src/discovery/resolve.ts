@@ -8,7 +8,7 @@ import type { DnsResolver, DnsTargets } from '../options/dns-targets';
 import { parseTarget, type TargetSpec } from '../options/targets';
 
 /** Created per balancer: each one keeps its own queries, cancelled by its close(). */
-export function createResolver(source: DnsTargets): { resolver: DnsResolver; cancel(): void } {
+export function createResolver(source: DnsTargets): { resolver: DnsResolver; cancel: () => void } {
   if (source.resolver !== undefined) return { resolver: source.resolver, cancel: () => undefined };
   const resolver = new Resolver();
   if (source.servers !== undefined) resolver.setServers(source.servers);

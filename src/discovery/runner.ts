@@ -107,7 +107,6 @@ export class DnsDiscovery {
   }
 }
 
-
 /** An Error's message, also for one from another realm (instanceof would miss it). */
 function errorMessage(error: unknown): string {
   const message = (error as { message?: unknown } | null)?.message;

@@ -18,11 +18,11 @@ export function createAdapter(): AxiosAdapter {
         reject(new AxiosError('express-load-balance: request has no target', AxiosError.ERR_BAD_OPTION, config));
         return;
       }
-      const agent = call.target.protocol === 'https:' ? config.httpsAgent : config.httpAgent;
+      const agent: unknown = call.target.protocol === 'https:' ? config.httpsAgent : config.httpAgent;
       dispatch(
         call,
         (config.method ?? 'get').toUpperCase(),
-        config.headers.toJSON() as http.OutgoingHttpHeaders,
+        config.headers.toJSON(),
         agent as http.Agent | undefined,
         {
           onResponse: (upstream) =>

@@ -73,9 +73,5 @@ function hasHeaders(headers: Record<string, unknown>): boolean {
  */
 export function axiosChangesRequests(instance: AxiosInstance): boolean {
   const { interceptors, defaults } = instance;
-  return (
-    hasActive(interceptors.request.handlers) ||
-    hasActive(interceptors.response.handlers) ||
-    hasHeaders(defaults.headers as unknown as Record<string, unknown>)
-  );
+  return hasActive(interceptors.request.handlers) || hasActive(interceptors.response.handlers) || hasHeaders(defaults.headers);
 }

@@ -190,6 +190,8 @@ function appendPairs(pairs: string[], key: string, value: unknown, nested: boole
       appendPairs(pairs, `${key}[${inner}]`, (value as Record<string, unknown>)[inner], true);
     }
   } else {
-    pairs.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
+    // A primitive (express.urlencoded() gives strings), or a function put there by other code.
+    const plain = value as string | number | bigint | boolean | symbol | ((...args: never[]) => unknown);
+    pairs.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(plain))}`);
   }
 }

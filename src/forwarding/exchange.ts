@@ -111,7 +111,7 @@ export class Exchange implements DispatchCallbacks {
       // with the same transport axios would call.
       if (headers['content-type'] === false) delete headers['content-type'];
       const { defaults } = ctx.axios;
-      const agent = target.protocol === 'https:' ? defaults.httpsAgent : defaults.httpAgent;
+      const agent: unknown = target.protocol === 'https:' ? defaults.httpsAgent : defaults.httpAgent;
       dispatch(this.call, this.req.method, headers as OutgoingHttpHeaders, agent as Agent | undefined, this);
       return;
     }
@@ -155,7 +155,8 @@ export class Exchange implements DispatchCallbacks {
       this.end({ result: 'aborted', status });
       return;
     }
-    const retryTarget = ctx.config.resilience.retryOn.has(status) && this.mayRetry({ phase: 'status', status }) ? this.retryTarget() : undefined;
+    const retryTarget =
+      ctx.config.resilience.retryOn.has(status) && this.mayRetry({ phase: 'status', status }) ? this.retryTarget() : undefined;
     if (retryTarget !== undefined) {
       // Throw the answer away (reading it to the end keeps the connection reusable) and
       // try elsewhere; when no retry is possible, this same answer goes to the client.
@@ -262,7 +263,8 @@ export class Exchange implements DispatchCallbacks {
     const { ctx, target, body } = this;
     if (body !== undefined && !Buffer.isBuffer(body)) body.detach();
     this.retriesUsed++;
-    if (log.forward.enabled) log.forward('%s %s: retry %d on %s after: %s', this.req.method, this.req.originalUrl, this.retriesUsed, next.url, error.message);
+    if (log.forward.enabled)
+      log.forward('%s %s: retry %d on %s after: %s', this.req.method, this.req.originalUrl, this.retriesUsed, next.url, error.message);
     if (ctx.events.has('retry')) ctx.events.emit('retry', { req: this.req, target, next, attempt: this.sent + 1, error });
     this.begin(next);
   }
@@ -270,7 +272,8 @@ export class Exchange implements DispatchCallbacks {
   private fail(error: LoadBalanceError): void {
     this.end({ result: 'error' });
     if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error, target: this.target, req: this.req });
-    if (log.forward.enabled) log.forward('%s %s failed (%d %s): %s', this.req.method, this.req.originalUrl, error.status, error.code, error.message);
+    if (log.forward.enabled)
+      log.forward('%s %s failed (%d %s): %s', this.req.method, this.req.originalUrl, error.status, error.code, error.message);
     this.next(error);
   }
 }

@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { TLSSocket } from 'node:tls';
 import type { Request } from 'express';
 import type { XForwardedMode } from '../options/config';
-import type { LoadBalanceOptions } from '../options/normalize';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy Keep-Alive, Proxy-Connection
@@ -104,7 +103,7 @@ export function trustedForwardedFor(peer: string, incoming: string | undefined, 
 /**
  * Headers for the upstream request: the client's end-to-end headers, `Host` set to
  * the target (unless `preserveHost`), and X-Forwarded-For/-Proto/-Host as `xForwarded`
- * says (see {@link LoadBalanceOptions.xForwarded}).
+ * says (see the `xForwarded` option).
  */
 export function upstreamRequestHeaders(
   req: Request,

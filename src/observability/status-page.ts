@@ -69,9 +69,7 @@ function row(target: TargetStats): string {
 function renderStatusPage(stats: BalancerStats): string {
   const { totals } = stats;
   const seconds = Math.round(stats.windowMs / 1000);
-  const panic = stats.panic
-    ? '<p class="panic">No target is usable: requests go to all of them anyway (panic mode).</p>'
-    : '';
+  const panic = stats.panic ? '<p class="panic">No target is usable: requests go to all of them anyway (panic mode).</p>' : '';
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -13,7 +13,9 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
-  return String(value);
+  // What is left is a primitive (TypeScript does not narrow `unknown` by exclusion).
+  const primitive = value as number | bigint | boolean | symbol | undefined;
+  return String(primitive);
 }
 
 /** The sentence of an expectation that failed. `noun` is "option" or what else was given. */

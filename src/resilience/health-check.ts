@@ -54,7 +54,10 @@ export class ActiveHealthCheck {
   }
 
   private schedule(target: TargetState, delay: number): void {
-    this.timers.set(target, this.clock.setTimeout(() => this.probe(target), delay));
+    this.timers.set(
+      target,
+      this.clock.setTimeout(() => this.probe(target), delay),
+    );
   }
 
   private probe(target: TargetState): void {

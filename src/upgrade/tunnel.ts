@@ -38,9 +38,7 @@ export function refuse(socket: Duplex, error: LoadBalanceError): void {
   if (socket.destroyed) return;
   const retryAfter = error instanceof SaturatedError ? `Retry-After: ${error.headers['Retry-After']}\r\n` : '';
   socket.once('finish', () => socket.destroy());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n${retryAfter}\r\n`,
-  );
+  socket.end(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n${retryAfter}\r\n`);
 }
 
 /** Ends a socket, then destroys it once what was written is flushed. */

@@ -142,7 +142,13 @@ export class UpgradeProxy implements TunnelOwner {
     const tunnel = this.tunnels.get(req);
     if (tunnel === undefined) return undefined;
     const { target } = tunnel;
-    return { protocol: target.protocol, host: target.hostname, hostname: target.hostname, port: String(target.port), path: target.basePath };
+    return {
+      protocol: target.protocol,
+      host: target.hostname,
+      hostname: target.hostname,
+      port: String(target.port),
+      path: target.basePath,
+    };
   }
 
   private clientClosed(tunnel: Tunnel): void {

@@ -45,13 +45,7 @@ export type StrategyFunction = (targets: readonly Target[], req: Request) => Tar
  * Names of the built-in strategies.
  * @public
  */
-export type StrategyName =
-  | 'round-robin'
-  | 'random'
-  | 'least-connections'
-  | 'power-of-two'
-  | 'consistent-hash'
-  | 'peak-ewma';
+export type StrategyName = 'round-robin' | 'random' | 'least-connections' | 'power-of-two' | 'consistent-hash' | 'peak-ewma';
 
 /**
  * The `hashKey` option of the `'consistent-hash'` strategy: the key a request is
