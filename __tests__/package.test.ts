@@ -23,6 +23,7 @@ const RUNTIME_EXPORTS = [
   'LoadBalanceError',
   'NoTargetError',
   'PayloadTooLargeError',
+  'QueueTimeoutError',
   'SaturatedError',
   'dnsTargets',
   'isLoadBalanceError',

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   let sink = 0;
   for (const name of STRATEGY_NAMES) {
     const specs = Array.from({ length: TARGETS }, (_, i) => parseTarget(`http://127.0.0.1:${3000 + i}`, `targets[${i}]`));
-    const targets = new Pool(specs, { ewmaWindow: 10_000, idSecret: 'bench' }).available();
+    const targets = new Pool(specs, { ewmaWindow: 10_000, idSecret: 'bench', clock: systemClock, slowStart: 0 }).available();
     const strategy = strategyFactory(name)({ random: Math.random, clock: systemClock, hashKey: (req) => req.ip });
     bench.add(name, () => {
       for (let i = 0; i < BATCH; i++) sink += strategy.pick(targets, request)?.port ?? 0;

@@ -7,6 +7,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { AttemptLifecycle } from './balancing/attempts';
 import { Pool } from './balancing/pool';
 import { TargetSelector } from './balancing/selection';
+import { WaitQueue } from './balancing/wait-queue';
 import { StickySessions } from './balancing/sticky';
 import { strategyFactory } from './balancing/strategies';
 import type { TargetSnapshot } from './balancing/target';
@@ -19,8 +20,11 @@ import { Forwarder } from './forwarding/forwarder';
 import { Events } from './observability/events';
 import { balancerStats, type BalancerStats } from './observability/stats';
 import type { BalancerConfig } from './options/config';
+import { MESSAGES } from './options/messages';
 import { parseTarget } from './options/targets';
+import { milliseconds, optionObject, own, refuse } from './options/validate';
 import { ActiveHealthCheck } from './resilience/health-check';
+import { BackPressure } from './resilience/back-pressure';
 import { OutlierDetection } from './resilience/outlier-detection';
 import { RetryBudget } from './resilience/retry-budget';
 import { UpgradeProxy, type UpgradeContext } from './upgrade/upgrade-proxy';
@@ -39,6 +43,8 @@ export class Balancer {
   private readonly upgradeContext: UpgradeContext;
   private readonly health: ActiveHealthCheck | undefined;
   private readonly outliers: OutlierDetection | undefined;
+  private readonly backPressure: BackPressure | undefined;
+  private readonly queue: WaitQueue | undefined;
   private readonly discovery: DnsDiscovery | undefined;
   private readonly ownAgents: readonly http.Agent[];
   private readonly runtime: Runtime;
@@ -50,14 +56,30 @@ export class Balancer {
     const { clock, random } = runtime;
     const { resilience } = config;
     this.runtime = runtime;
-    const pool = new Pool(config.targets, { ewmaWindow: config.ewmaWindow, idSecret: config.sticky?.secret ?? randomBytes(32) });
+    const pool = new Pool(config.targets, {
+      ewmaWindow: config.ewmaWindow,
+      idSecret: config.sticky?.secret ?? randomBytes(32),
+      clock,
+      slowStart: resilience.slowStart,
+    });
     this.pool = pool;
     const strategy = strategyFactory(config.strategy)({ random, clock, hashKey: config.hashKey });
     this.outliers =
       resilience.outlierDetection === undefined ? undefined : new OutlierDetection(resilience.outlierDetection, pool, this.events, clock);
-    const lifecycle = new AttemptLifecycle(strategy, this.events, clock, config.timeout, this.outliers);
+    this.backPressure = resilience.retryAfter === undefined ? undefined : new BackPressure(resilience.retryAfter, pool, this.events, clock);
+    this.queue =
+      resilience.queue === undefined
+        ? undefined
+        : new WaitQueue(resilience.queue, clock, (req, waitedMs, result) => {
+            if (this.events.has('dequeue')) this.events.emit('dequeue', { req, waitedMs, result });
+          });
+    const queue = this.queue;
+    if (queue !== undefined) pool.onChange = () => queue.wake();
+    const observers = [this.outliers, this.backPressure, queue].filter((observer) => observer !== undefined);
+    const lifecycle = new AttemptLifecycle(strategy, this.events, clock, config.timeout, observers);
     const sticky = config.sticky === undefined ? undefined : new StickySessions(config.sticky);
-    const selector = new TargetSelector(pool, strategy, sticky, resilience.maxInFlightPerTarget);
+    const keyed = config.strategy.kind === 'built-in' && config.strategy.name === 'consistent-hash';
+    const selector = new TargetSelector(pool, strategy, sticky, { maxInFlight: resilience.maxInFlightPerTarget, keyed, random });
     this.health =
       resilience.healthCheck === undefined ? undefined : new ActiveHealthCheck(resilience.healthCheck, pool, this.events, clock, random);
     this.health?.sync();
@@ -73,11 +95,11 @@ export class Balancer {
                 this.health?.sync();
               },
               remove: (url) => {
-                // Resolves once drained; never rejects here, as the URL is a current target.
-                pool.remove(url).catch(() => undefined);
+                void pool.remove(url);
                 this.health?.sync();
               },
               setWeight: (url, weight) => pool.setWeight(url, weight),
+              setPriority: (url, priority) => pool.setPriority(url, priority),
             },
             clock,
           );
@@ -92,7 +114,7 @@ export class Balancer {
     this.axios = createAxios(config.axios, createAdapter(), httpAgent, httpsAgent);
 
     const budget = new RetryBudget(resilience.retryBudget.ratio, resilience.retryBudget.minPerSecond, clock);
-    this.forwarder = new Forwarder({ config, axios: this.axios, selector, lifecycle, budget, events: this.events, clock, sticky });
+    this.forwarder = new Forwarder({ config, axios: this.axios, selector, lifecycle, budget, events: this.events, clock, sticky, queue });
     this.upgradeContext = {
       config,
       selector,
@@ -105,7 +127,7 @@ export class Balancer {
 
   handle(req: Request, res: Response, next: NextFunction): void {
     if (this.closing !== undefined) {
-      next(new NoTargetError('express-load-balance: the balancer is closed'));
+      this.refuseClosed(res, next);
       return;
     }
     this.forwarder.handle(req, res, next);
@@ -121,23 +143,24 @@ export class Balancer {
   }
 
   stats(): BalancerStats {
-    return balancerStats(this.pool, this.runtime.clock.now());
+    return balancerStats(this.pool, this.runtime.clock.now(), this.queue);
   }
 
   addTarget(input: unknown): void {
-    this.pool.add(parseTarget(input, 'target', 'addTarget() argument'));
+    const spec = parseTarget(input, 'target', 'addTarget() argument');
+    if (this.pool.add(spec) === undefined) refuse(MESSAGES.live.present(spec.url));
     this.health?.sync();
   }
 
   removeTarget(input: unknown): Promise<void> {
-    let url: string;
+    let removed: Promise<void>;
     try {
-      url = parseTarget(input, 'target', 'removeTarget() argument').url;
+      const { url } = parseTarget(input, 'target', 'removeTarget() argument');
+      removed = this.pool.remove(url) ?? refuse(MESSAGES.live.absent(url));
     } catch (err) {
-      const error = err as TypeError; // parseTarget throws only TypeErrors
+      const error = err as TypeError; // parseTarget and refuse throw only TypeErrors
       return Promise.reject(error);
     }
-    const removed = this.pool.remove(url);
     this.health?.sync();
     return removed;
   }
@@ -147,14 +170,80 @@ export class Balancer {
     return this.discovery?.ready() ?? Promise.resolve();
   }
 
-  close(): Promise<void> {
-    this.closing ??= Promise.resolve().then(() => {
-      this.discovery?.close();
-      this.health?.close();
-      this.outliers?.close();
-      for (const agent of this.ownAgents) agent.destroy();
-      this.upgrades?.close();
-    });
+  /**
+   * Refuses new requests and upgrades from now on; frees sockets, probes and lookups at
+   * once, or with `{ drain }` once what is in flight has ended (cut short after `drain`
+   * ms). The same promise for every later call; a bad argument rejects and closes nothing.
+   */
+  close(options?: unknown): Promise<void> {
+    let drain: number | undefined;
+    try {
+      drain = Balancer.drainOf(options);
+    } catch (err) {
+      const error = err as TypeError; // the validators throw only TypeErrors
+      return Promise.reject(error);
+    }
+    // What waits in the queue is answered at once, as new requests are from now on.
+    if (this.closing === undefined) this.queue?.close();
+    this.closing ??= drain === undefined ? Promise.resolve().then(() => this.free()) : this.drainThenFree(drain);
     return this.closing;
+  }
+
+  /**
+   * The answer to a request once close() was called: a 503 `ELB_NO_TARGET` with
+   * `Connection: close`, so a keep-alive client reconnects and reaches another instance.
+   * The wait queue answers each request it holds at close() the same way.
+   */
+  private refuseClosed(res: Response, next: NextFunction): void {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    next(new NoTargetError('express-load-balance: the balancer is closed'));
+  }
+
+  /** Frees what the balancer holds: pooled sockets, probes, timers, DNS lookups, open WebSockets. */
+  private free(): void {
+    this.discovery?.close();
+    this.health?.close();
+    this.outliers?.close();
+    this.backPressure?.close();
+    for (const agent of this.ownAgents) agent.destroy();
+    this.upgrades?.close();
+  }
+
+  /**
+   * `close({ drain })`: waits until no attempt is open (HTTP requests whose answer has not
+   * finished, WebSocket tunnels), as the attempt lifecycle tells, so it resolves with the
+   * last one rather than at the deadline; at the deadline, cuts short what is left. Open
+   * WebSockets never finish by themselves: as in Envoy's and nginx's drains, they are kept
+   * until the deadline, then ended.
+   */
+  private async drainThenFree(ms: number): Promise<void> {
+    const timer = this.runtime.clock.setTimeout(() => this.abortInFlight(), ms);
+    // A retry ends one attempt and begins the next in the same tick: look again each time.
+    while (this.lifecycle.inFlight > 0) await this.lifecycle.idle();
+    timer.cancel();
+    this.free();
+  }
+
+  /**
+   * The drain deadline passed: ends open WebSockets, then breaks every request still in
+   * flight, client connection and upstream request, as for an upstream that fails
+   * mid-answer. Each attempt ends once, as `aborted`; none is open after.
+   */
+  private abortInFlight(): void {
+    this.upgrades?.close();
+    this.lifecycle.abortAll();
+  }
+
+  /** The attempt lifecycle the forwarder and the WebSocket proxy share. */
+  private get lifecycle(): AttemptLifecycle {
+    return this.upgradeContext.lifecycle;
+  }
+
+  /** The `drain` of close()'s argument in ms, checked like an option; undefined: free at once. */
+  private static drainOf(input: unknown): number | undefined {
+    if (input === undefined) return undefined;
+    const noun = MESSAGES.noun.close;
+    const drain = own(optionObject('options', input, ['drain'], MESSAGES.objects.settings, noun), 'drain');
+    return drain === undefined ? undefined : milliseconds('options.drain', drain, 0, noun);
   }
 }

@@ -15,6 +15,8 @@ export interface Timer {
 export interface Clock {
   /** Milliseconds since an arbitrary origin, never going back (like `performance.now()`). */
   now(): number;
+  /** Milliseconds since the Unix epoch, like `Date.now()`: for dates in headers (`Retry-After`). */
+  wallNow(): number;
   /**
    * Calls `callback` once, `ms` from now. The timer never keeps the process alive: a
    * balancer's schedules (probes, ejections) must not stop an app from exiting.
@@ -34,6 +36,7 @@ export interface Runtime {
 /** The real clock: `performance.now()` and unref'd Node timers. */
 export const systemClock: Clock = Object.freeze({
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout(callback: () => void, ms: number): Timer {
     const timer = setTimeout(callback, ms);
     timer.unref();

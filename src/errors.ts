@@ -11,7 +11,13 @@ const BRAND = Symbol.for('express-load-balance.error');
 
 /** The stable `code` strings carried by {@link LoadBalanceError}s. */
 export type LoadBalanceErrorCode =
-  'ELB_BAD_GATEWAY' | 'ELB_GATEWAY_TIMEOUT' | 'ELB_NO_TARGET' | 'ELB_SATURATED' | 'ELB_BAD_REQUEST' | 'ELB_PAYLOAD_TOO_LARGE';
+  | 'ELB_BAD_GATEWAY'
+  | 'ELB_GATEWAY_TIMEOUT'
+  | 'ELB_NO_TARGET'
+  | 'ELB_SATURATED'
+  | 'ELB_QUEUE_TIMEOUT'
+  | 'ELB_BAD_REQUEST'
+  | 'ELB_PAYLOAD_TOO_LARGE';
 
 /**
  * Base class of every run-time error the balancer produces.
@@ -92,6 +98,21 @@ export class SaturatedError extends LoadBalanceError {
   readonly headers: Readonly<Record<string, string>>;
   constructor(message: string, retryAfterSeconds: number) {
     super(message, 503, 'ELB_SATURATED');
+    this.headers = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}
+
+/**
+ * 503: the request waited in the `queue` option's queue for its whole `timeout` and no
+ * target could take it. `headers` carries a `Retry-After`, as for {@link SaturatedError}.
+ * @public
+ */
+export class QueueTimeoutError extends LoadBalanceError {
+  declare readonly code: 'ELB_QUEUE_TIMEOUT';
+  /** Response headers for the error answer: `Retry-After` in seconds. */
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, 503, 'ELB_QUEUE_TIMEOUT');
     this.headers = { 'Retry-After': String(retryAfterSeconds) };
   }
 }

@@ -1,21 +1,25 @@
 export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
 export type {
   AxiosOption,
+  CloseOptions,
   HealthCheckOptions,
   LoadBalanceOptions,
   OutlierDetectionOptions,
   PathRewrite,
   PathRewriteFunction,
+  QueueOptions,
   ResilienceOptions,
+  RetryAfterOptions,
   StickyOptions,
   TargetInput,
 } from './options/types';
 export type { Target, TargetSnapshot, TargetStatus } from './balancing/target';
 export { dnsTargets, type DnsResolver, type DnsTargets, type DnsTargetsOptions } from './options/dns-targets';
-export type { BalancerStats, TargetStats } from './observability/stats';
+export type { BalancerStats, QueueStats, TargetStats } from './observability/stats';
 export type { LatencyPercentiles, WindowStats } from './observability/attempt-window';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
 export type {
+  DequeueEvent,
   ErrorEvent,
   Listener,
   LoadBalanceEvents,
@@ -32,6 +36,7 @@ export {
   LoadBalanceError,
   NoTargetError,
   PayloadTooLargeError,
+  QueueTimeoutError,
   SaturatedError,
   isLoadBalanceError,
   type LoadBalanceErrorCode,

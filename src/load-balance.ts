@@ -7,7 +7,7 @@ import type { Listener, LoadBalanceEvents } from './observability/events';
 import { STRATEGIES } from './balancing/strategies';
 import { MESSAGES } from './options/messages';
 import { normalizeOptions } from './options/normalize';
-import type { LoadBalanceOptions, TargetInput } from './options/types';
+import type { CloseOptions, LoadBalanceOptions, TargetInput } from './options/types';
 import { refuse } from './options/validate';
 import type { TargetSnapshot } from './balancing/target';
 import { systemRuntime, type Runtime } from './clock';
@@ -23,10 +23,34 @@ import type { Strategy, StrategyFactory, StrategyFunction, StrategyName } from '
 export interface LoadBalanceMiddleware extends RequestHandler {
   (req: Request, res: Response, next: NextFunction): void;
   /**
-   * Frees pooled sockets, stops probes and DNS lookups, and ends open WebSocket
-   * connections. Idempotent; later requests and upgrades get a 503 `ELB_NO_TARGET`.
+   * Stops the balancer. From the call on, new requests and upgrades get a 503
+   * `ELB_NO_TARGET` with `Connection: close`, so keep-alive clients move to another
+   * instance.
+   *
+   * Without `drain`, it frees pooled sockets, stops probes and DNS lookups and ends open
+   * WebSocket connections at once; requests still in flight fail with their connections.
+   *
+   * With `drain` (ms), requests in flight first finish normally, for at most that long,
+   * and open WebSockets, which never finish by themselves, stay open until then. At the
+   * deadline, what is left is cut short: the client's connection is broken, as when an
+   * upstream fails mid-answer. Then everything is freed as above. The promise resolves
+   * once that is done: as soon as the last request in flight has finished, at the latest
+   * just after the deadline.
+   *
+   * Idempotent: a later call returns the same promise. A bad `options` rejects the
+   * promise with a `TypeError` and closes nothing.
+   *
+   * @example
+   * ```ts
+   * // Kubernetes sends SIGTERM, then SIGKILL after terminationGracePeriodSeconds (30 s).
+   * process.once('SIGTERM', async () => {
+   *   server.close(); // no new connections
+   *   await lb.close({ drain: 25_000 }); // requests in flight finish, for at most 25 s
+   *   process.exit(0);
+   * });
+   * ```
    */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
   /** Subscribes to an event; a listener that throws never breaks a request. */
   on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): LoadBalanceMiddleware;
   /** Removes a listener added with `on`. */
@@ -179,7 +203,7 @@ export function loadBalanceOn(
 function middlewareOf(balancer: Balancer): LoadBalanceMiddleware {
   const middleware = ((req: Request, res: Response, next: NextFunction) => balancer.handle(req, res, next)) as LoadBalanceMiddleware;
   return Object.assign(middleware, {
-    close: () => balancer.close(),
+    close: (options?: CloseOptions) => balancer.close(options),
     on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>) {
       balancer.events.on(name, listener);
       return middleware;

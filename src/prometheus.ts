@@ -16,14 +16,33 @@ export interface AttemptEnd {
 }
 
 /**
+ * The part of a `dequeue` event the metrics read.
+ * @public
+ */
+export interface QueueLeave {
+  readonly waitedMs: number;
+  readonly result: 'served' | 'timeout' | 'aborted' | 'closed';
+}
+
+/**
  * What {@link prometheusMetrics} needs of a balancer: every `loadBalance()` middleware
  * has it.
  * @public
  */
 export interface MeteredBalancer {
   on(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
+  on(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
   off(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
-  targets(): ReadonlyArray<{ readonly url: string; readonly inFlight: number; readonly healthy: boolean; readonly ejected: boolean }>;
+  off(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
+  /** Read once, at registration: a balancer with a wait queue gets the queue metrics too. */
+  stats?(): { readonly queue?: { readonly length: number } };
+  targets(): ReadonlyArray<{
+    readonly url: string;
+    readonly inFlight: number;
+    readonly healthy: boolean;
+    readonly ejected: boolean;
+    readonly resting?: boolean;
+  }>;
 }
 
 /**
@@ -54,6 +73,8 @@ export interface PrometheusMetrics {
 /** `status_class` label by hundreds digit (Node accepts statuses 100 to 999). */
 const STATUS_CLASSES = Object.freeze(Array.from({ length: 10 }, (_, digit) => `${digit}xx`));
 const LABELS = ['target', 'method', 'status_class'] as const;
+/** Registered only for a balancer with a wait queue (the `queue` option). */
+const QUEUE_METRICS = ['queue_length', 'queue_wait_seconds'];
 /** Prometheus's metric name syntax (data model: metric names and labels). */
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -91,8 +112,11 @@ function isBucketBounds(value: unknown): value is readonly number[] {
  * - `elb_request_duration_seconds` histogram: their durations, to the end of the
  *   response, by the same labels;
  * - `elb_in_flight_requests` gauge by `target`, read at scrape time;
- * - `elb_target_up` gauge by `target`: 1 while it may take requests (healthy and not
- *   ejected), 0 otherwise, read at scrape time.
+ * - `elb_target_up` gauge by `target`: 1 while it may take requests (healthy, not
+ *   ejected, not resting after a `Retry-After`), 0 otherwise, read at scrape time;
+ * - with the `queue` option on: `elb_queue_length` gauge (requests waiting, read at
+ *   scrape time) and `elb_queue_wait_seconds` histogram by `result` (`served`,
+ *   `timeout`, `aborted`, `closed`).
  *
  * The series of a target that was removed disappear at the next scrape.
  *
@@ -127,14 +151,24 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   if (buckets !== undefined && !isBucketBounds(buckets)) {
     fail('buckets', 'a non-empty array of increasing positive numbers of seconds');
   }
-  const names = ['requests_total', 'request_duration_seconds', 'in_flight_requests', 'target_up'].map((name) => prefix + name);
+  const queued = typeof lb.stats === 'function' && lb.stats().queue !== undefined;
+  const names = ['requests_total', 'request_duration_seconds', 'in_flight_requests', 'target_up', ...(queued ? QUEUE_METRICS : [])].map(
+    (name) => prefix + name,
+  );
   const taken = names.find((name) => registry.getSingleMetric(name) !== undefined);
   if (taken !== undefined) {
     throw new TypeError(
       `express-load-balance: prometheusMetrics(): the registry already has ${taken}; give each balancer its own "prefix" or "registry"`,
     );
   }
-  const [requestsName, durationName, inFlightName, upName] = names as [string, string, string, string];
+  const [requestsName, durationName, inFlightName, upName, queueLengthName, queueWaitName] = names as [
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
   const registers = [registry];
 
   /**
@@ -183,12 +217,13 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   });
   new Gauge({
     name: upName,
-    help: 'Whether each target may take requests: 1 when healthy and not ejected, else 0',
+    help: 'Whether each target may take requests: 1 when healthy, not ejected and not resting, else 0',
     labelNames: ['target'] as const,
     registers,
     collect() {
       this.reset();
-      for (const target of lb.targets()) this.set({ target: target.url }, target.healthy && !target.ejected ? 1 : 0);
+      for (const target of lb.targets())
+        this.set({ target: target.url }, target.healthy && !target.ejected && target.resting !== true ? 1 : 0);
     },
   });
 
@@ -204,6 +239,27 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   };
   lb.on('proxyEnd', record);
 
+  let waited: ((event: QueueLeave) => void) | undefined;
+  if (queueLengthName !== undefined && queueWaitName !== undefined) {
+    new Gauge({
+      name: queueLengthName,
+      help: 'Requests waiting in the wait queue',
+      registers,
+      collect() {
+        this.set(lb.stats?.().queue?.length ?? 0);
+      },
+    });
+    const wait = new Histogram({
+      name: queueWaitName,
+      help: 'Time requests spent in the wait queue, by how the wait ended, in seconds',
+      labelNames: ['result'] as const,
+      registers,
+      ...(buckets === undefined ? {} : { buckets: [...buckets] }),
+    });
+    waited = (event) => wait.observe({ result: event.result }, event.waitedMs / 1000);
+    lb.on('dequeue', waited);
+  }
+
   let closed = false;
   return {
     registry,
@@ -212,6 +268,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
       if (closed) return;
       closed = true;
       lb.off('proxyEnd', record);
+      if (waited !== undefined) lb.off('dequeue', waited);
       for (const name of names) registry.removeSingleMetric(name);
     },
   };

@@ -16,19 +16,46 @@ export class FakeClock implements Clock {
   private time = 0;
   private made = 0;
   private scheduled: Scheduled[] = [];
+  private watchers: Array<(ms: number) => void> = [];
 
   now(): number {
     return this.time;
   }
 
+  /** The fake time as a date: `epoch` plus what has passed. */
+  wallNow(): number {
+    return this.epoch + this.time;
+  }
+
+  constructor(private readonly epoch = Date.UTC(2026, 0, 1)) {}
+
   setTimeout(callback: () => void, ms: number): Timer {
     const entry: Scheduled = { at: this.time + Math.max(ms, 0), order: this.made++, callback, cancelled: false };
     this.scheduled.push(entry);
+    for (const watcher of [...this.watchers]) watcher(ms);
     return {
       cancel: () => {
         entry.cancelled = true;
       },
     };
+  }
+
+  /**
+   * Resolves once `count` more timers whose delay `matches` have been set: how a test
+   * knows that work the clock started (a health probe, say) has finished and scheduled
+   * its next round.
+   */
+  timersSet(count: number, matches: (ms: number) => boolean): Promise<void> {
+    if (count <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let seen = 0;
+      const watcher = (ms: number): void => {
+        if (!matches(ms) || ++seen < count) return;
+        this.watchers = this.watchers.filter((other) => other !== watcher);
+        resolve();
+      };
+      this.watchers.push(watcher);
+    });
   }
 
   /** Timers still waiting to fire. */

@@ -177,14 +177,15 @@ export function request(
     path = '/',
     headers = {},
     body,
-  }: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer } = {},
+    signal,
+  }: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; signal?: AbortSignal } = {},
 ): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
     // Node frames a GET's or DELETE's body only if told its length.
     const framed = body === undefined || Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h));
     const sent = framed ? headers : { ...headers, 'content-length': Buffer.byteLength(body) };
-    const req = http.request({ host: hostname, port, method, path, headers: sent, agent: false }, (res) => {
+    const req = http.request({ host: hostname, port, method, path, headers: sent, agent: false, signal }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);

@@ -8,7 +8,7 @@ export function makePool(setup: ReadonlyArray<{ weight?: number; inFlight?: numb
   const specs = setup.map((entry, i) =>
     parseTarget({ url: `http://${String.fromCharCode(97 + i)}:1`, weight: entry.weight ?? 1 }, `targets[${i}]`),
   );
-  const pool = new Pool(specs, { ewmaWindow, idSecret: 'unit-test-secret' });
+  const pool = new Pool(specs, { ewmaWindow, idSecret: 'unit-test-secret', clock: { now: () => 0 }, slowStart: 0 });
   pool.targets.forEach((target, i) => {
     for (let n = setup[i]!.inFlight ?? 0; n > 0; n--) target.attemptStarted();
   });

@@ -8,15 +8,23 @@ async function main(): Promise<void> {
   console.log(`\nOpen http://localhost:${port}/ and reload: the answers go 1, 2, 3, 1, 2, 3.`);
   console.log('Press Ctrl-C to stop.\n');
 
-  const servers = [server, ...apps.map((app) => app.server)];
+  // A graceful shutdown, the way a Kubernetes pod stops on SIGTERM (SIGKILL follows after
+  // terminationGracePeriodSeconds, 30 s by default, so drain for less than that).
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     console.log('\nShutting down…');
-    await lb.close();
-    for (const s of servers) s.closeAllConnections();
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    // No new connections; the callback comes once the open ones have closed.
+    const closed = new Promise((resolve) => server.close(resolve));
+    // Requests in flight finish, for at most 10 s; new ones, on connections still open,
+    // get a 503 with Connection: close, so their clients go to another instance.
+    await lb.close({ drain: 10_000 });
+    server.closeAllConnections();
+    await closed;
+    // Last, the application servers this example runs in the same process.
+    for (const app of apps) app.server.closeAllConnections();
+    await Promise.all(apps.map((app) => new Promise((resolve) => app.server.close(resolve))));
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());

@@ -9,14 +9,26 @@ import type { TargetState } from './target';
  * `status` is the upstream's, when it answered.
  */
 export type AttemptOutcome =
-  /** The upstream answered and its answer went to the client to the end. */
-  | { readonly result: 'response'; readonly status: number }
+  /**
+   * The upstream answered and its answer went to the client to the end. `retryAfterMs`:
+   * what its `Retry-After` asked for, on a 503 or 429 (when `retryAfter` is on).
+   */
+  | { readonly result: 'response'; readonly status: number; readonly retryAfterMs?: number | undefined }
   /** The upstream answered with a `retryOn` status; the answer was set aside for a retry. A failure. */
-  | { readonly result: 'rejected'; readonly status: number }
+  | { readonly result: 'rejected'; readonly status: number; readonly retryAfterMs?: number | undefined }
   /** Unreachable, reset, timed out, or its answer broke off or could not be forwarded. A failure. */
   | { readonly result: 'error'; readonly status?: number | undefined }
   /** Says nothing about the target: the client left, sent too much, or an axios interceptor threw. */
   | { readonly result: 'aborted'; readonly status?: number | undefined };
+
+/**
+ * What began an attempt and can cut it short (an HTTP exchange): asked to when
+ * `close({ drain })` reaches its deadline with the attempt still open.
+ */
+export interface AttemptOwner {
+  /** Breaks the client connection and the upstream request; the attempt ends as `aborted`. */
+  abort(): void;
+}
 
 /** Told how every attempt ended (outlier detection is one). */
 export interface AttemptObserver {
@@ -39,6 +51,7 @@ export class Attempt {
     readonly target: TargetState,
     readonly req: Request,
     readonly startedAt: number,
+    private readonly owner: AttemptOwner | undefined,
   ) {}
 
   /** Whether the attempt still holds its slot. */
@@ -69,6 +82,17 @@ export class Attempt {
     this.open = false;
     this.lifecycle.ended(this, outcome);
   }
+
+  /**
+   * Cuts the attempt short: its owner breaks both connections, and the attempt ends as
+   * `aborted` now, whether or not the owner's own ending comes later (it then does
+   * nothing), so nothing waits on an owner that cannot end it (an axios interceptor that
+   * never settles, say).
+   */
+  abort(): void {
+    this.owner?.abort();
+    this.end({ result: 'aborted' });
+  }
 }
 
 /**
@@ -79,6 +103,11 @@ export class Attempt {
  * tunnels alike.
  */
 export class AttemptLifecycle {
+  /** Attempts begun and not ended yet, on every target, removed ones included. */
+  private readonly open = new Set<Attempt>();
+  /** Waiting for {@link open} to empty: `close({ drain })`. */
+  private idleWaiters: Array<() => void> | undefined;
+
   constructor(
     private readonly strategy: Strategy<TargetState>,
     private readonly events: Events,
@@ -89,15 +118,37 @@ export class AttemptLifecycle {
      * one to latency-aware balancing.
      */
     private readonly failedAsMs: number,
-    private readonly observer: AttemptObserver | undefined,
+    private readonly observers: readonly AttemptObserver[],
   ) {}
 
   now(): number {
     return this.clock.now();
   }
 
-  /** Takes a slot on `target` for `req` and tells the strategy. */
-  begin(target: TargetState, req: Request): Attempt {
+  /** Attempts holding a slot now, on every target, removed ones included. */
+  get inFlight(): number {
+    return this.open.size;
+  }
+
+  /**
+   * Resolves the next time no attempt is open, at once if none is. A retry ends one
+   * attempt and begins the next in the same tick, so look at {@link inFlight} again after.
+   */
+  idle(): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
+  }
+
+  /** Cuts every open attempt short (see {@link Attempt.abort}); none is open after. */
+  abortAll(): void {
+    for (const attempt of [...this.open]) attempt.abort();
+  }
+
+  /**
+   * Takes a slot on `target` for `req` and tells the strategy. `owner` is what can cut
+   * the attempt short; a WebSocket tunnel has none here, as its proxy ends it.
+   */
+  begin(target: TargetState, req: Request, owner?: AttemptOwner): Attempt {
     target.attemptStarted();
     if (this.strategy.onStart !== undefined) {
       try {
@@ -106,7 +157,9 @@ export class AttemptLifecycle {
         this.strategyThrew(error, target);
       }
     }
-    return new Attempt(this, target, req, this.clock.now());
+    const attempt = new Attempt(this, target, req, this.clock.now(), owner);
+    this.open.add(attempt);
+    return attempt;
   }
 
   /** @see Attempt.sent */
@@ -118,6 +171,7 @@ export class AttemptLifecycle {
 
   /** @see Attempt.end */
   ended(attempt: Attempt, outcome: AttemptOutcome): void {
+    this.open.delete(attempt);
     const { target, req } = attempt;
     const now = this.clock.now();
     const durationMs = (attempt.stoppedAt ?? now) - attempt.startedAt;
@@ -130,7 +184,7 @@ export class AttemptLifecycle {
         this.strategyThrew(error, target);
       }
     }
-    this.observer?.attemptEnded(target, outcome);
+    for (let i = 0; i < this.observers.length; i++) this.observers[i]!.attemptEnded(target, outcome);
     if (this.events.has('proxyEnd')) {
       const { result, status } = outcome;
       this.events.emit('proxyEnd', {
@@ -141,6 +195,11 @@ export class AttemptLifecycle {
         result: result === 'rejected' ? 'response' : result,
         durationMs,
       });
+    }
+    if (this.open.size === 0 && this.idleWaiters !== undefined) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = undefined;
+      for (const resolve of waiters) resolve();
     }
   }
 

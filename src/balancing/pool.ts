@@ -2,6 +2,15 @@ import type { TargetSpec } from '../options/targets';
 import { log } from '../observability/log';
 import { TargetState, type TargetSettings } from './target';
 
+/** The targets of one priority level. */
+export interface Level {
+  readonly priority: number;
+  /** Every target of the level. */
+  readonly targets: readonly TargetState[];
+  /** Those that may take a request: healthy, not ejected, not resting. */
+  readonly usable: readonly TargetState[];
+}
+
 /**
  * The balancer's targets, in configuration order then order of addition. The pool owns
  * adding and removing them and whether each may take requests; strategies only ever
@@ -10,6 +19,7 @@ import { TargetState, type TargetSettings } from './target';
 export class Pool {
   private list: readonly TargetState[];
   private usableList: readonly TargetState[];
+  private levelList: readonly Level[] = [];
   private readonly byId = new Map<string, TargetState>();
   /** Removed targets whose requests are still in flight, by URL. */
   private readonly draining = new Map<string, Promise<void>>();
@@ -20,6 +30,7 @@ export class Pool {
   ) {
     this.list = Object.freeze(specs.map((spec) => this.index(new TargetState(spec, settings))));
     this.usableList = this.list;
+    this.refresh();
   }
 
   /** Every current target (not those being drained after removal). */
@@ -38,26 +49,53 @@ export class Pool {
     return this.usableList;
   }
 
+  /**
+   * The priority levels, lowest (preferred) first; one level unless targets were given
+   * a `priority` (or `backup`).
+   */
+  get levels(): readonly Level[] {
+    return this.levelList;
+  }
+
   /** True while no target is usable and {@link available} offers all of them. */
   get panic(): boolean {
     return this.usableList === this.list && this.list.some((target) => !target.usable);
   }
 
+  /** How many targets are usable now. */
+  get usableCount(): number {
+    return this.usableList === this.list ? this.list.filter((target) => target.usable).length : this.usableList.length;
+  }
+
   /** Active health checks changed their verdict on `target`. */
   setHealthy(target: TargetState, healthy: boolean): void {
-    target.setHealthy(healthy);
-    this.refresh();
+    this.change(target, () => target.setHealthy(healthy));
   }
 
   /** Outlier detection took `target` out of rotation, or let it back. */
   setEjected(target: TargetState, ejected: boolean): void {
-    target.setEjected(ejected);
-    this.refresh();
+    this.change(target, () => target.setEjected(ejected));
   }
+
+  /** Back-pressure: `target` asked for a pause with Retry-After, or its pause is over. */
+  setResting(target: TargetState, resting: boolean): void {
+    this.change(target, () => target.setResting(resting));
+  }
+
+  /** Whether usable targets changed: what waits for one (the queue) listens here. */
+  onChange: (() => void) | undefined = undefined;
 
   /** Gives a current target a new weight (DNS discovery follows SRV weights). */
   setWeight(url: string, weight: number): void {
     this.list.find((target) => target.url === url)?.setWeight(weight);
+  }
+
+  /** Moves a current target to another priority level (DNS discovery follows SRV priorities). */
+  setPriority(url: string, priority: number): void {
+    const target = this.list.find((candidate) => candidate.url === url);
+    if (target === undefined || target.priority === priority) return;
+    target.setPriority(priority);
+    this.refresh();
   }
 
   /** The current target with this opaque id, if any. */
@@ -65,12 +103,11 @@ export class Pool {
     return this.byId.get(id);
   }
 
-  /** Adds a target; a TypeError if one with the same URL is already there. */
-  add(spec: TargetSpec): TargetState {
-    if (this.list.some((target) => target.url === spec.url)) {
-      throw new TypeError(`express-load-balance: addTarget(): ${spec.url} is already a target`);
-    }
+  /** Adds a target; undefined, and nothing added, if one with the same URL is already there. */
+  add(spec: TargetSpec): TargetState | undefined {
+    if (this.list.some((target) => target.url === spec.url)) return undefined;
     const target = this.index(new TargetState(spec, this.settings));
+    target.startSlowly();
     this.list = Object.freeze([...this.list, target]);
     this.refresh();
     log.pool('added %s (weight %d)', target.url, target.weight);
@@ -80,15 +117,11 @@ export class Pool {
   /**
    * Takes the target out of {@link available} at once; the promise resolves when its
    * last in-flight request has ended. Removing a target that is still draining returns
-   * the same promise. A TypeError for a URL that is not a target.
+   * the same promise; undefined for a URL that is not a target.
    */
-  remove(url: string): Promise<void> {
+  remove(url: string): Promise<void> | undefined {
     const target = this.list.find((candidate) => candidate.url === url);
-    if (target === undefined) {
-      const pending = this.draining.get(url);
-      if (pending !== undefined) return pending;
-      return Promise.reject(new TypeError(`express-load-balance: removeTarget(): ${url} is not a target`));
-    }
+    if (target === undefined) return this.draining.get(url);
     this.list = Object.freeze(this.list.filter((candidate) => candidate !== target));
     this.refresh();
     this.byId.delete(target.id);
@@ -102,10 +135,29 @@ export class Pool {
     return done;
   }
 
-  /** Rebuilds {@link available} after a target's health or ejection changed. */
+  /**
+   * Changes a target's availability; one that becomes usable again starts slowly (slow
+   * start covers targets back from health checks, ejection and rest alike).
+   */
+  private change(target: TargetState, apply: () => void): void {
+    const was = target.usable;
+    apply();
+    if (!was && target.usable) target.cameBack();
+    if (was !== target.usable) this.refresh();
+  }
+
+  /** Rebuilds {@link available} and {@link levels} after the targets or their availability changed. */
   private refresh(): void {
     const usable = this.list.filter((target) => target.usable);
     this.usableList = usable.length === this.list.length || usable.length === 0 ? this.list : Object.freeze(usable);
+    const priorities = [...new Set(this.list.map((target) => target.priority))].sort((a, b) => a - b);
+    this.levelList = Object.freeze(
+      priorities.map((priority) => {
+        const targets = Object.freeze(this.list.filter((target) => target.priority === priority));
+        return Object.freeze({ priority, targets, usable: Object.freeze(targets.filter((target) => target.usable)) });
+      }),
+    );
+    this.onChange?.();
   }
 
   private index(target: TargetState): TargetState {

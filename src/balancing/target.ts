@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { TargetSpec } from '../options/targets';
+import type { Clock } from '../clock';
 import { AttemptWindow } from '../observability/attempt-window';
 
 /**
@@ -12,6 +13,11 @@ export interface Target {
   readonly url: string;
   /** Relative weight (default 1). */
   readonly weight: number;
+  /**
+   * The weight to balance on now: below {@link weight} while the target is in slow
+   * start (`slowStart` option), else the same.
+   */
+  readonly effectiveWeight: number;
   /** Requests sent to this target whose response has not finished yet. */
   readonly inFlight: number;
   /** Requests sent to this target so far (each attempt counts). */
@@ -25,10 +31,14 @@ export interface Target {
  * @public
  */
 export interface TargetStatus extends Target {
+  /** Its priority level: 0 is preferred, then 1 (`backup: true`), and so on. */
+  readonly priority: number;
   /** False while active health checks find the target down. */
   readonly healthy: boolean;
   /** True while outlier detection keeps the target out of rotation. */
   readonly ejected: boolean;
+  /** True while it rests after answering 503 or 429 with `Retry-After`. */
+  readonly resting: boolean;
 }
 
 /**
@@ -50,7 +60,17 @@ export interface TargetSettings {
   readonly ewmaWindow: number;
   /** Key of the HMAC that turns a URL into the target's opaque id. */
   readonly idSecret: string | Buffer;
+  /** The balancer's clock: slow start reads it. */
+  readonly clock: Pick<Clock, 'now'>;
+  /** ms of the slow-start window; 0 when off. */
+  readonly slowStart: number;
 }
+
+/**
+ * Where slow start begins: Envoy's `min_weight_percent` default, HAProxy's slowstart
+ * likewise starts a server well below its weight rather than at zero.
+ */
+const SLOW_START_FLOOR = 0.1;
 
 /**
  * One upstream and what every part of the balancer shares about it: its address, its
@@ -84,9 +104,17 @@ export class TargetState implements Target {
   private observedAt = Number.NaN;
   private up = true;
   private out = false;
+  private rests = false;
+  private returns = 0;
+  private level: number;
+  /** In slow start, since {@link warmingSince}. */
+  private warming = false;
+  /** Clock reading when slow start began. */
+  private warmingSince = 0;
+  private readonly settings: TargetSettings;
   private readonly ewmaWindow: number;
-  /** Set while the target is being removed and still has requests in flight. */
-  private onDrained: (() => void) | undefined;
+  /** Waiting for the last in-flight request to end (a removal, say). */
+  private onDrained: Array<() => void> | undefined;
 
   constructor(spec: TargetSpec, settings: TargetSettings) {
     this.url = spec.url;
@@ -96,12 +124,40 @@ export class TargetState implements Target {
     this.hostHeader = spec.hostHeader;
     this.basePath = spec.basePath;
     this.currentWeight = spec.weight;
+    this.level = spec.priority;
+    this.settings = settings;
     this.ewmaWindow = settings.ewmaWindow;
     this.id = createHmac('sha256', settings.idSecret).update(spec.url).digest('base64url').slice(0, 22);
   }
 
   get weight(): number {
     return this.currentWeight;
+  }
+
+  /** Its priority level: 0 is preferred. */
+  get priority(): number {
+    return this.level;
+  }
+
+  /**
+   * The weight weighted strategies balance on: during slow start, {@link weight} ×
+   * max(10 %, the share of the window gone by), so it starts at 10 % and rises linearly
+   * to all of it (Envoy's slow_start_window with min_weight_percent 10, aggression 1);
+   * then it is the weight again.
+   */
+  get effectiveWeight(): number {
+    return this.warming ? this.warmingWeight() : this.currentWeight;
+  }
+
+  /** {@link effectiveWeight} during slow start; ends it once the window has passed. */
+  private warmingWeight(): number {
+    const { slowStart, clock } = this.settings;
+    const progress = (clock.now() - this.warmingSince) / slowStart;
+    if (progress >= 1) {
+      this.warming = false;
+      return this.currentWeight;
+    }
+    return this.currentWeight * Math.max(SLOW_START_FLOOR, progress);
   }
 
   get inFlight(): number {
@@ -126,9 +182,14 @@ export class TargetState implements Target {
     return this.out;
   }
 
-  /** May take new requests: healthy by probes and not ejected as an outlier. */
+  /** True while it rests after a `Retry-After`. */
+  get resting(): boolean {
+    return this.rests;
+  }
+
+  /** May take new requests: healthy by probes, not ejected as an outlier, not resting. */
   get usable(): boolean {
-    return this.up && !this.out;
+    return this.up && !this.out && !this.rests;
   }
 
   /** Whether a response time was ever observed. */
@@ -157,9 +218,9 @@ export class TargetState implements Target {
     this.observeLatency(latencyMs, now);
     this.recent.record(durationMs, !failed, now);
     if (this.pending === 0 && this.onDrained !== undefined) {
-      const resolve = this.onDrained;
+      const waiting = this.onDrained;
       this.onDrained = undefined;
-      resolve();
+      for (const resolve of waiting) resolve();
     }
   }
 
@@ -200,6 +261,37 @@ export class TargetState implements Target {
     this.out = ejected;
   }
 
+  /** Called by the pool, which rebuilds its list of usable targets after. */
+  setResting(resting: boolean): void {
+    this.rests = resting;
+  }
+
+  /**
+   * How many times the target became usable again after it was not: a request waiting
+   * for a target that failed it to come back reads this.
+   */
+  get comebacks(): number {
+    return this.returns;
+  }
+
+  /** Called by the pool when the target is usable again: it is counted, and starts slowly. */
+  cameBack(): void {
+    this.returns++;
+    this.startSlowly();
+  }
+
+  /** Called by the pool when the target joins or comes back: its weight starts low (no-op when slow start is off). */
+  startSlowly(): void {
+    if (this.settings.slowStart <= 0) return;
+    this.warming = true;
+    this.warmingSince = this.settings.clock.now();
+  }
+
+  /** Called by the pool, which rebuilds its levels after: discovery follows SRV priorities. */
+  setPriority(priority: number): void {
+    this.level = priority;
+  }
+
   /** Called by the pool: discovery follows the weights DNS gives. */
   setWeight(weight: number): void {
     this.currentWeight = weight;
@@ -208,9 +300,7 @@ export class TargetState implements Target {
   /** Resolves once no request is in flight to this target any more. */
   drained(): Promise<void> {
     if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.onDrained = resolve;
-    });
+    return new Promise((resolve) => (this.onDrained ??= []).push(resolve));
   }
 
   /** What `lb.targets()` and `lb.stats()` share. */
@@ -218,8 +308,11 @@ export class TargetState implements Target {
     return {
       url: this.url,
       weight: this.currentWeight,
+      priority: this.level,
+      effectiveWeight: this.effectiveWeight,
       healthy: this.up,
       ejected: this.out,
+      resting: this.rests,
       inFlight: this.pending,
       requests: this.sent,
       failures: this.failed,

@@ -22,34 +22,39 @@ export function createResolver(source: DnsTargets): { resolver: DnsResolver; can
  */
 export async function resolveTargets(source: DnsTargets, resolver: DnsResolver): Promise<TargetSpec[]> {
   const found = new Map<string, TargetSpec>();
-  const add = (address: string, port: number, hostName: string, weight: number): void => {
+  const add = (address: string, port: number, hostName: string, weight: number, priority: number): void => {
     const hostPart = isIP(address) === 6 ? `[${address}]` : address;
     const spec = parseTarget(`${source.protocol}://${hostPart}:${port}${source.basePath}`, 'target');
     const defaultPort = spec.protocol === 'https:' ? 443 : 80;
     const hostHeader = port === defaultPort ? hostName : `${hostName}:${port}`;
-    // Two records naming the same address and port are one server: its shares add up.
+    // Two records naming the same address and port are one server: at one priority its
+    // shares add up; at two, the preferred (lower) one counts.
     const known = found.get(spec.url);
-    found.set(spec.url, Object.freeze({ ...spec, hostHeader: known?.hostHeader ?? hostHeader, weight: (known?.weight ?? 0) + weight }));
+    if (known !== undefined && known.priority < priority) return;
+    const same = known !== undefined && known.priority === priority;
+    found.set(
+      spec.url,
+      Object.freeze({ ...spec, hostHeader: same ? known.hostHeader : hostHeader, weight: (same ? known.weight : 0) + weight, priority }),
+    );
   };
 
   if (source.record === 'A/AAAA') {
-    for (const address of await addressesOf(source.name, resolver, true)) add(address, source.port!, source.name, 1);
+    for (const address of await addressesOf(source.name, resolver, true)) add(address, source.port!, source.name, 1, 0);
   } else {
     // RFC 2782: a target of "." means the service is decidedly not there; port 0 names no server.
     const records = (await resolver.resolveSrv(source.name)).filter((r) => r.name !== '' && r.name !== '.' && r.port > 0);
     // RFC 2782: a client must contact the lowest-numbered priority it can reach; the
-    // higher ones are backups, not extra capacity.
-    const lowest = Math.min(...records.map((r) => r.priority));
-    const chosen = records.filter((r) => r.priority === lowest);
-    const hostNames = [...new Set(chosen.map((r) => r.name.replace(/\.$/, '')))];
+    // higher ones are backups, not extra capacity. Each record's priority becomes its
+    // target's priority level, so the balancer spills to them only as the lower ones fail.
+    const hostNames = [...new Set(records.map((r) => r.name.replace(/\.$/, '')))];
     // All at once, so that one failing lookup rejects this one promise, and no other is
     // left rejected with no handler.
     const addresses = new Map(await Promise.all(hostNames.map(async (host) => [host, await addressesOf(host, resolver, false)] as const)));
-    for (const r of chosen) {
+    for (const r of records) {
       const hostName = r.name.replace(/\.$/, '');
       // RFC 2782 gives weight-0 records "a very small chance" next to weighted ones;
       // the pool needs a positive weight, and 1 is that small chance beside 10 or 100.
-      for (const address of addresses.get(hostName)!) add(address, r.port, hostName, Math.max(r.weight, 1));
+      for (const address of addresses.get(hostName)!) add(address, r.port, hostName, Math.max(r.weight, 1), r.priority);
     }
   }
   return [...found.values()].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));

@@ -7,9 +7,11 @@ import type { DnsResolver, DnsTargets } from '../options/dns-targets';
 /** What discovery changes: the balancer's pool, through its add and remove. */
 export interface DiscoverySink {
   /** The current targets. */
-  targets(): readonly { readonly url: string; readonly weight: number }[];
+  targets(): readonly { readonly url: string; readonly weight: number; readonly priority: number }[];
   /** Gives a target discovery added the weight DNS now gives it. */
   setWeight(url: string, weight: number): void;
+  /** Moves a target discovery added to the priority level DNS now gives it. */
+  setPriority(url: string, priority: number): void;
   add(spec: TargetSpec): void;
   /** Takes the target out of rotation; it finishes its in-flight requests. */
   remove(url: string): void;
@@ -91,9 +93,15 @@ export class DnsDiscovery {
         this.managed.delete(target.url);
         this.sink.remove(target.url);
         log.discovery('%s %s is gone', this.where, target.url);
-      } else if (spec.weight !== target.weight) {
-        log.discovery('%s %s weight %d -> %d', this.where, target.url, target.weight, spec.weight);
-        this.sink.setWeight(target.url, spec.weight);
+      } else {
+        if (spec.weight !== target.weight) {
+          log.discovery('%s %s weight %d -> %d', this.where, target.url, target.weight, spec.weight);
+          this.sink.setWeight(target.url, spec.weight);
+        }
+        if (spec.priority !== target.priority) {
+          log.discovery('%s %s priority %d -> %d', this.where, target.url, target.priority, spec.priority);
+          this.sink.setPriority(target.url, spec.priority);
+        }
       }
     }
     // Forget targets removed by lb.removeTarget meanwhile: if DNS still names them, they come back below.

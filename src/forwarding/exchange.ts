@@ -1,42 +1,20 @@
 import { IncomingMessage, type Agent, type OutgoingHttpHeaders } from 'node:http';
-import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
+import type { AxiosRequestConfig, AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
-import type { Attempt, AttemptLifecycle, AttemptOutcome } from '../balancing/attempts';
-import type { TargetSelector } from '../balancing/selection';
-import type { StickySessions } from '../balancing/sticky';
+import type { Attempt, AttemptOutcome, AttemptOwner } from '../balancing/attempts';
 import type { TargetState } from '../balancing/target';
-import type { Clock } from '../clock';
-import { BadGatewayError, type LoadBalanceError, type PayloadTooLargeError } from '../errors';
-import type { Events } from '../observability/events';
+import { BadGatewayError, NoTargetError, type LoadBalanceError, type PayloadTooLargeError } from '../errors';
 import { log } from '../observability/log';
-import type { BalancerConfig } from '../options/config';
-import type { RetryBudget } from '../resilience/retry-budget';
+import { retryAfterMs } from '../resilience/back-pressure';
 import { mayRetry, type RetryableFailure } from '../resilience/retry-rules';
 import { isReplayable, StreamedBody, type RequestBody } from './body';
+import { TriedTargets } from './tried-targets';
+import type { ExchangeContext } from './context';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import { ResponseRelay } from './response-relay';
-import { CALL_KEY, dispatch, UpstreamCall, type Deadlines, type DispatchCallbacks } from './transport';
+import { CALL_KEY, dispatch, UpstreamCall, type DispatchCallbacks } from './transport';
 import { upstreamError } from './upstream-errors';
 import { joinBasePath } from './upstream-path';
-
-/** The balancer's parts that forwarding uses, built once by the balancer. */
-export interface ForwardingParts {
-  readonly config: BalancerConfig;
-  readonly axios: AxiosInstance;
-  readonly selector: TargetSelector;
-  readonly lifecycle: AttemptLifecycle;
-  readonly budget: RetryBudget;
-  readonly events: Events;
-  readonly clock: Clock;
-  readonly sticky: StickySessions | undefined;
-}
-
-/** What an exchange needs: the parts, and what follows from them. */
-export interface ExchangeContext extends ForwardingParts {
-  readonly deadlines: Deadlines;
-  /** True when nothing on `axios` (interceptors, default headers) would change a request. */
-  direct(): boolean;
-}
 
 /** Where a client request goes first, and what is sent: decided by the forwarder. */
 export interface ExchangePlan {
@@ -53,7 +31,7 @@ export interface ExchangePlan {
  * allow it, then hands the answer to a {@link ResponseRelay}. Each attempt is begun and
  * ended through the attempt lifecycle, exactly once, however it ends.
  */
-export class Exchange implements DispatchCallbacks {
+export class Exchange implements DispatchCallbacks, AttemptOwner {
   private target: TargetState;
   private readonly body: RequestBody;
   private readonly headers: UpstreamHeaders;
@@ -63,7 +41,11 @@ export class Exchange implements DispatchCallbacks {
   private sent = 0;
   private retriesUsed = 0;
   /** Targets already attempted; only allocated when a retry happens. */
-  private tried: TargetState[] | undefined;
+  private tried: TriedTargets | undefined;
+  /** When a wait in the queue for a target to come back must end, once the request has waited. */
+  private waitUntil: number | undefined;
+  /** Takes the request out of the queue while it waits there. */
+  private leaveQueue: (() => void) | undefined;
   private resentFresh = false;
   private clientClosed = false;
   private call: UpstreamCall | undefined;
@@ -96,7 +78,7 @@ export class Exchange implements DispatchCallbacks {
     if (target !== this.target && !this.ctx.config.preserveHost) this.headers.host = target.hostHeader;
     this.target = target;
     this.resentFresh = false;
-    this.attempt = this.ctx.lifecycle.begin(target, this.req);
+    this.attempt = this.ctx.lifecycle.begin(target, this.req, this);
     this.send(false);
   }
 
@@ -127,10 +109,21 @@ export class Exchange implements DispatchCallbacks {
     this.attempt?.end(outcome);
   }
 
+  /**
+   * `close({ drain })` reached its deadline with this request in flight: the client
+   * connection is broken, as when an upstream breaks off mid-answer, and the rest goes
+   * as when the client leaves (the upstream request is cut, nothing is retried).
+   */
+  abort(): void {
+    this.res.destroy();
+    this.onClientClose();
+  }
+
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return;
     // The client went away: abort upstream at once so the upstream sees its connection close.
     this.clientClosed = true;
+    this.leaveQueue?.();
     this.call?.request?.destroy();
     this.relay?.clientLeft();
   };
@@ -150,6 +143,10 @@ export class Exchange implements DispatchCallbacks {
   readonly onResponse = (upstream: IncomingMessage): void => {
     const { res, target, ctx } = this;
     const status = upstream.statusCode ?? 0;
+    const retryAfter =
+      ctx.config.resilience.retryAfter === undefined
+        ? undefined
+        : retryAfterMs(status, upstream.headers['retry-after'], ctx.clock.wallNow());
     if (this.clientClosed) {
       upstream.destroy();
       this.end({ result: 'aborted', status });
@@ -161,7 +158,7 @@ export class Exchange implements DispatchCallbacks {
       // Throw the answer away (reading it to the end keeps the connection reusable) and
       // try elsewhere; when no retry is possible, this same answer goes to the client.
       upstream.resume();
-      this.end({ result: 'rejected', status });
+      this.end({ result: 'rejected', status, retryAfterMs: retryAfter });
       this.retryWith(retryTarget, new BadGatewayError(`${target.url} answered ${status}`, target.url));
       return;
     }
@@ -177,7 +174,7 @@ export class Exchange implements DispatchCallbacks {
     }
     ctx.sticky?.respond(this.req, res, target);
     // Once bytes went to the client, nothing is retried.
-    this.relay = new ResponseRelay(this.attempt!, upstream, res, this.body);
+    this.relay = new ResponseRelay(this.attempt!, upstream, res, this.body, retryAfter);
   };
 
   /**
@@ -231,7 +228,7 @@ export class Exchange implements DispatchCallbacks {
     const error = upstreamError(target.url, phase, this.ctx.deadlines, err);
     const retryTarget = this.mayRetry({ phase }) ? this.retryTarget() : undefined;
     if (retryTarget !== undefined) this.retryWith(retryTarget, error);
-    else this.fail(error);
+    else if (!this.waitForComeback({ phase }, error)) this.fail(error);
   };
 
   private tooLarge(): PayloadTooLargeError | undefined {
@@ -253,10 +250,45 @@ export class Exchange implements DispatchCallbacks {
    * while another is usable), and only if the retry budget has room. Takes the budget.
    */
   private retryTarget(): TargetState | undefined {
-    const tried = (this.tried ??= []);
-    if (!tried.includes(this.target)) tried.push(this.target);
-    const next = this.ctx.selector.chooseRetry(this.req, tried);
+    const tried = (this.tried ??= new TriedTargets());
+    tried.add(this.target);
+    const next = this.ctx.selector.chooseRetry(this.req, tried.all);
     return next !== undefined && this.ctx.budget.tryRetry() ? next : undefined;
+  }
+
+  /**
+   * Every attempt failed in a way that allows a retry, and no target can take one now:
+   * with the `queue` option, the request waits for a target to come back (health check
+   * up, ejection or rest over) instead of failing, for at most `queue.timeout` in all,
+   * like Caddy's `lb_try_duration`. False when there is no queue, the rules forbid a
+   * retry, or the queue is full.
+   */
+  private waitForComeback(failure: RetryableFailure, error: LoadBalanceError): boolean {
+    const { queue, clock, selector } = this.ctx;
+    if (queue === undefined || this.clientClosed || this.res.headersSent) return false;
+    if (!mayRetry(this.req.method, failure) || !isReplayable(this.body)) return false;
+    const tried = (this.tried ??= new TriedTargets());
+    tried.add(this.target);
+    this.waitUntil ??= clock.now() + queue.timeout;
+    const leave = queue.wait(
+      {
+        req: this.req,
+        kind: 'retry',
+        next: () => selector.chooseRetry(this.req, tried.stillDown()),
+        go: (target) => {
+          this.leaveQueue = undefined;
+          this.retryWith(target, error);
+        },
+        giveUp: (result) => {
+          this.leaveQueue = undefined;
+          if (result === 'closed') this.res.setHeader('Connection', 'close');
+          this.fail(result === 'closed' ? new NoTargetError('express-load-balance: the balancer is closed') : queue.timeoutError());
+        },
+      },
+      this.waitUntil - clock.now(),
+    );
+    this.leaveQueue = leave;
+    return leave !== undefined;
   }
 
   private retryWith(next: TargetState, error: LoadBalanceError): void {

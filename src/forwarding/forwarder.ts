@@ -1,9 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
-import { BadRequestError, PayloadTooLargeError } from '../errors';
+import type { TargetState } from '../balancing/target';
+import type { WaitQueue } from '../balancing/wait-queue';
+import { BadRequestError, NoTargetError, PayloadTooLargeError } from '../errors';
 import { log } from '../observability/log';
 import { axiosChangesRequests } from './axios-instance';
 import { requestBody } from './body';
-import { Exchange, type ExchangeContext, type ForwardingParts } from './exchange';
+import type { ExchangeContext, ForwardingParts } from './context';
+import { Exchange } from './exchange';
 import { upstreamRequestHeaders } from './headers';
 import { relativePath } from './upstream-path';
 
@@ -47,12 +50,49 @@ export class Forwarder {
       this.refuseBody(res, next);
       return;
     }
-    const { target, refused } = this.ctx.selector.choose(req);
-    if (refused !== undefined) {
-      if (log.forward.enabled) log.forward('%s %s refused: %s', req.method, req.originalUrl, refused.message);
-      next(refused);
+    const choice = this.ctx.selector.choose(req);
+    if (choice.refused === undefined) {
+      this.forward(req, res, next, relative, choice.target);
       return;
     }
+    const { queue } = this.ctx;
+    if (choice.canWait && queue !== undefined && this.wait(queue, req, res, next, relative)) return;
+    if (log.forward.enabled) log.forward('%s %s refused: %s', req.method, req.originalUrl, choice.refused.message);
+    next(choice.refused);
+  }
+
+  /**
+   * No target can take the request now: it waits in the queue for a slot or a target,
+   * unless the queue is full (false). A client that leaves is taken out at once, and
+   * nothing is sent upstream for it.
+   */
+  private wait(queue: WaitQueue, req: Request, res: Response, next: NextFunction, relative: string): boolean {
+    const { selector } = this.ctx;
+    const onClose = (): void => cancel?.();
+    const cancel = queue.wait({
+      req,
+      kind: 'admission',
+      next: () => selector.choose(req).target,
+      go: (target) => {
+        res.off('close', onClose);
+        this.forward(req, res, next, relative, target);
+      },
+      giveUp: (result) => {
+        res.off('close', onClose);
+        if (result === 'closed') res.setHeader('Connection', 'close');
+        next(result === 'closed' ? new NoTargetError('express-load-balance: the balancer is closed') : queue.timeoutError());
+      },
+    });
+    if (cancel === undefined) return false;
+    if (log.forward.enabled) log.forward('%s %s waits in the queue (%d waiting)', req.method, req.originalUrl, queue.length);
+    res.once('close', onClose);
+    return true;
+  }
+
+  /** Sends the request to `target`: its body and headers, in an exchange. */
+  private forward(req: Request, res: Response, next: NextFunction, relative: string, target: TargetState): void {
+    const { config } = this.ctx;
+    const max = config.maxBodySize;
     if (log.forward.enabled) log.forward('%s %s -> %s', req.method, req.originalUrl, target.url);
     const body = requestBody(req, config.resilience.retryBufferSize, max);
     if (Buffer.isBuffer(body) && body.length > max) {

@@ -21,6 +21,8 @@ export class ResponseRelay {
     private readonly res: Response,
     /** The request body, which may have been cut for outgrowing `maxBodySize`. */
     private readonly body: RequestBody,
+    /** The pause the answer asked for with `Retry-After`, if any. */
+    private readonly retryAfterMs: number | undefined,
   ) {
     this.status = upstream.statusCode ?? 0;
     upstream.on('error', this.onBodyError);
@@ -35,7 +37,7 @@ export class ResponseRelay {
   }
 
   private readonly onFinish = (): void => {
-    this.attempt.end({ result: 'response', status: this.status });
+    this.attempt.end({ result: 'response', status: this.status, retryAfterMs: this.retryAfterMs });
   };
 
   /**

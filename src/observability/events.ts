@@ -84,8 +84,10 @@ export interface TargetHealthEvent {
   /**
    * `'health-check'`: active probes crossed a threshold. `'outlier'`: outlier
    * detection ejected it (`targetDown`) or its ejection ended (`targetUp`).
+   * `'retry-after'`: it answered 503 or 429 with `Retry-After` and rests (`targetDown`),
+   * or its rest is over (`targetUp`).
    */
-  readonly reason: 'health-check' | 'outlier';
+  readonly reason: 'health-check' | 'outlier' | 'retry-after';
 }
 
 /**
@@ -103,6 +105,22 @@ export interface RetryEvent {
   readonly attempt: number;
   /** Why the previous attempt failed. */
   readonly error: Error;
+}
+
+/**
+ * Payload of the `dequeue` event: a request left the wait queue (the `queue` option).
+ * @public
+ */
+export interface DequeueEvent {
+  /** The client's request. */
+  readonly req: Request;
+  /** Milliseconds it waited. */
+  readonly waitedMs: number;
+  /**
+   * `'served'`: a target took it. `'timeout'`: `queue.timeout` passed (a 503
+   * `ELB_QUEUE_TIMEOUT`). `'aborted'`: the client left. `'closed'`: the balancer closed.
+   */
+  readonly result: 'served' | 'timeout' | 'aborted' | 'closed';
 }
 
 /**
@@ -124,6 +142,8 @@ export interface LoadBalanceEvents {
   targetUp: TargetHealthEvent;
   /** An attempt failed, or a listener or custom strategy threw. */
   error: ErrorEvent;
+  /** A request left the wait queue. */
+  dequeue: DequeueEvent;
 }
 
 /**
@@ -147,6 +167,7 @@ export class Events {
     targetDown: [],
     targetUp: [],
     error: [],
+    dequeue: [],
   };
 
   on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): void {

@@ -29,7 +29,7 @@ export interface BalancerStats {
   readonly totals: {
     /** Current targets. */
     readonly targets: number;
-    /** Of those, the ones that may take requests: healthy and not ejected. */
+    /** Of those, the ones that may take requests: healthy, not ejected, not resting. */
     readonly usable: number;
     /** Requests in flight to any target. */
     readonly inFlight: number;
@@ -40,10 +40,36 @@ export interface BalancerStats {
     /** Over all targets' attempts that ended within the window. */
     readonly recent: WindowStats;
   };
+  /** The wait queue, when the `queue` option is on. */
+  readonly queue?: QueueStats;
+}
+
+/**
+ * The wait queue in {@link BalancerStats}.
+ * @public
+ */
+export interface QueueStats {
+  /** Requests waiting now. */
+  readonly length: number;
+  /** The most that may wait at once (`queue.size`). */
+  readonly size: number;
+  /**
+   * Waits that ended within the window: `requests` counts them, `failures` those that
+   * were not served (timed out, client gone, balancer closed), `latency` how long they
+   * waited.
+   */
+  readonly recent: WindowStats;
+}
+
+/** What the stats read of the wait queue. */
+export interface QueueView {
+  readonly length: number;
+  readonly size: number;
+  readonly recent: { read(now: number): WindowStats };
 }
 
 /** Reads every current target's counters and window at `now`. Targets being drained after removal are left out. */
-export function balancerStats(pool: Pool, now: number): BalancerStats {
+export function balancerStats(pool: Pool, now: number, queue?: QueueView): BalancerStats {
   const list = pool.targets;
   const windows = list.map((target) => target.recent.read(now));
   const histograms: Uint32Array[] = [];
@@ -71,6 +97,7 @@ export function balancerStats(pool: Pool, now: number): BalancerStats {
     if (target.usable) usable++;
     return { ...target.status(), recent: { ...recent, share: count === 0 ? 0 : recent.requests / count } };
   });
+  const waiting = queue === undefined ? {} : { queue: { length: queue.length, size: queue.size, recent: queue.recent.read(now) } };
   return {
     windowMs: STATS_WINDOW_MS,
     panic: pool.panic,
@@ -83,5 +110,6 @@ export function balancerStats(pool: Pool, now: number): BalancerStats {
       failures: failed,
       recent: { requests: count, failures, latency: percentiles({ histograms, count, min, max }) },
     },
+    ...waiting,
   };
 }

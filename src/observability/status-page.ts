@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { BalancerStats, TargetStats } from './stats';
 
 const STYLE = `
-:root { color-scheme: light dark; --line: #8884; --muted: #888; --up: #1a7f37; --down: #cf222e; --ejected: #9a6700; }
+:root { color-scheme: light dark; --line: #8884; --muted: #888; --up: #1a7f37; --down: #cf222e; --ejected: #9a6700; --resting: #0969da; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
 main { max-width: 72rem; margin: 0 auto; padding: 1.5rem; }
 h1 { font-size: 1.25rem; margin: 0 0 .25rem; }
@@ -17,7 +17,8 @@ td:first-child { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; wh
 td { font-variant-numeric: tabular-nums; }
 meter { width: 5rem; vertical-align: middle; margin-right: .4rem; }
 .state { display: inline-block; padding: 0 .5rem; border-radius: 1rem; font-size: .8rem; font-weight: 600; color: #fff; }
-.up { background: var(--up); } .down { background: var(--down); } .ejected { background: var(--ejected); }
+.up { background: var(--up); } .down { background: var(--down); } .ejected { background: var(--ejected); } .resting { background: var(--resting); }
+.level { color: var(--muted); font-size: .8rem; margin-left: .4rem; }
 tfoot td { font-weight: 600; border-bottom: 0; }
 tfoot td:first-child { font-family: inherit; }
 `;
@@ -47,18 +48,26 @@ function count(value: number): string {
   return value.toLocaleString('en-US');
 }
 
-/** 'up', or why not: active health checks ('down') or outlier detection ('ejected'). */
-function stateOf(target: TargetStats): 'up' | 'down' | 'ejected' {
+/** 'up', or why not: active health checks ('down'), outlier detection ('ejected') or a `Retry-After` ('resting'). */
+function stateOf(target: TargetStats): 'up' | 'down' | 'ejected' | 'resting' {
   if (!target.healthy) return 'down';
-  return target.ejected ? 'ejected' : 'up';
+  if (target.ejected) return 'ejected';
+  return target.resting ? 'resting' : 'up';
+}
+
+/** The weight, and below it during slow start, what the target gets now. */
+function weightOf(target: TargetStats): string {
+  if (target.effectiveWeight >= target.weight) return count(target.weight);
+  return `${target.effectiveWeight.toFixed(2)} of ${count(target.weight)}`;
 }
 
 function row(target: TargetStats): string {
   const state = stateOf(target);
   const { recent } = target;
+  const level = target.priority === 0 ? '' : `<span class="level">level ${target.priority}</span>`;
   return (
-    `<tr><td>${escapeHtml(target.url)}</td><td><span class="state ${state}">${state}</span></td>` +
-    `<td>${count(target.weight)}</td>` +
+    `<tr><td>${escapeHtml(target.url)}</td><td><span class="state ${state}">${state}</span>${level}</td>` +
+    `<td>${weightOf(target)}</td>` +
     `<td><meter min="0" max="1" value="${recent.share}"></meter>${(recent.share * 100).toFixed(1)} %</td>` +
     `<td>${count(target.inFlight)}</td><td>${count(target.requests)}</td><td>${count(target.failures)}</td>` +
     `<td>${ms(recent.latency.p50)}</td><td>${ms(recent.latency.p99)}</td></tr>`
@@ -69,6 +78,11 @@ function row(target: TargetStats): string {
 function renderStatusPage(stats: BalancerStats): string {
   const { totals } = stats;
   const seconds = Math.round(stats.windowMs / 1000);
+  const { queue } = stats;
+  const waiting =
+    queue === undefined
+      ? ''
+      : `<p class="queue">Queue: ${count(queue.length)} of ${count(queue.size)} waiting; ${count(queue.recent.requests)} waits ended in the last ${seconds} s (${count(queue.recent.failures)} not served), p50 ${ms(queue.recent.latency.p50)}, p99 ${ms(queue.recent.latency.p99)}.</p>\n`;
   const panic = stats.panic ? '<p class="panic">No target is usable: requests go to all of them anyway (panic mode).</p>' : '';
   return `<!doctype html>
 <html lang="en">
@@ -82,7 +96,7 @@ function renderStatusPage(stats: BalancerStats): string {
 <main>
 <h1>Upstream status</h1>
 <p>${totals.usable} of ${totals.targets} targets up. Share, p50 and p99 cover the attempts that ended in the last ${seconds} s (${count(totals.recent.requests)}).</p>
-${panic}<table>
+${panic}${waiting}<table>
 <thead><tr><th>Target</th><th>State</th><th>Weight</th><th>Share</th><th>In flight</th><th>Requests</th><th>Failures</th><th>p50</th><th>p99</th></tr></thead>
 <tbody>
 ${stats.targets.map(row).join('\n')}

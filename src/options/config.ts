@@ -74,6 +74,24 @@ export interface ResilienceConfig {
   readonly healthCheck: HealthCheckConfig | undefined;
   readonly outlierDetection: OutlierConfig | undefined;
   readonly maxInFlightPerTarget: number;
+  /** Undefined when there is no wait queue. */
+  readonly queue: QueueConfig | undefined;
+  /** ms of the slow-start window; 0 when off. */
+  readonly slowStart: number;
+  /** Undefined when `retryAfter: false`. */
+  readonly retryAfter: RetryAfterConfig | undefined;
+}
+
+/** The validated `queue` option. */
+export interface QueueConfig {
+  readonly size: number;
+  readonly timeout: number;
+}
+
+/** The validated `retryAfter` option. */
+export interface RetryAfterConfig {
+  /** The longest rest, ms. */
+  readonly max: number;
 }
 
 /** The validated `healthCheck` option. */

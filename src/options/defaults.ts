@@ -16,7 +16,7 @@ function clientIp(req: Request): string | undefined {
 
 export const DEFAULTS = deepFreeze({
   /** A target given as a URL string, or as an object without a weight. */
-  target: { weight: 1 },
+  target: { weight: 1, priority: 0, backupPriority: 1 },
   strategy: 'round-robin',
   hashKey: clientIp,
   /** Applies once `sticky` is given; no `secret` means a random one per balancer. */
@@ -52,5 +52,8 @@ export const DEFAULTS = deepFreeze({
     maxEjectionPercent: 50,
   },
   maxInFlightPerTarget: Infinity,
+  /** Off: no wait queue unless `queue` is given. */
+  slowStart: 0,
+  retryAfter: { max: 60_000 },
   dnsTargets: { interval: 10_000, protocol: 'http' },
 } as const);

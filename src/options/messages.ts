@@ -38,10 +38,10 @@ const isNot =
   (path, _key, value, known, noun) =>
     sentence(noun, path, `is not ${what} (expected ${list(known)})`, value);
 
-const TARGET_SHAPE = 'must be an absolute http(s) URL string or { url, weight }';
+const TARGET_SHAPE = 'must be an absolute http(s) URL string or { url, weight, priority, backup }';
 
 export const MESSAGES = deepFreeze({
-  noun: { option: 'option', dnsTargets: 'dnsTargets() argument' },
+  noun: { option: 'option', dnsTargets: 'dnsTargets() argument', close: 'close() argument' },
 
   objects: {
     options: {
@@ -65,6 +65,12 @@ export const MESSAGES = deepFreeze({
     status: 'must be an HTTP status code (100-599)',
   },
 
+  /** Whole messages: `lb.addTarget()` / `lb.removeTarget()` given a URL that is, or is not, a target. */
+  live: {
+    present: (url: string) => `addTarget(): ${url} is already a target`,
+    absent: (url: string) => `removeTarget(): ${url} is not a target`,
+  },
+
   /** A whole message: the `strategy` argument of `loadBalance(options, strategy)`. */
   shorthand: 'a strategy argument goes with a targets array; put it in the options object instead',
   strategy: {
@@ -85,6 +91,7 @@ export const MESSAGES = deepFreeze({
 
   targets: {
     list: 'must be a non-empty array of target URLs, or dnsTargets(...)',
+    backupWithPriority: 'cannot be given with priority (backup: true is priority 1)',
     duplicate: (url: string) => `duplicates another target (${url})`,
     shape: TARGET_SHAPE,
     url: 'must be an absolute http(s) URL',

@@ -1,4 +1,4 @@
-import type { HealthCheckConfig, OutlierConfig, ResilienceConfig } from './config';
+import type { HealthCheckConfig, OutlierConfig, QueueConfig, ResilienceConfig, RetryAfterConfig } from './config';
 import { DEFAULTS } from './defaults';
 import { MESSAGES } from './messages';
 import { fail, milliseconds, optionObject, own, ratio, wholeNumber } from './validate';
@@ -13,7 +13,13 @@ export const RESILIENCE_KEYS = [
   'healthCheck',
   'outlierDetection',
   'maxInFlightPerTarget',
+  'queue',
+  'slowStart',
+  'retryAfter',
 ] as const;
+
+const QUEUE_KEYS = ['size', 'timeout'] as const;
+const RETRY_AFTER_KEYS = ['max'] as const;
 
 const HEALTH_CHECK_KEYS = ['path', 'interval', 'timeout', 'healthyThreshold', 'unhealthyThreshold', 'expectStatus'] as const;
 const OUTLIER_KEYS = ['consecutiveFailures', 'baseEjectionTime', 'maxEjectionTime', 'maxEjectionPercent'] as const;
@@ -98,5 +104,30 @@ export function parseResilience(opts: Record<string, unknown>): ResilienceConfig
     healthCheck: parseHealthCheck(own(opts, 'healthCheck')),
     outlierDetection: parseOutlierDetection(own(opts, 'outlierDetection')),
     maxInFlightPerTarget: wholeNumber('maxInFlightPerTarget', own(opts, 'maxInFlightPerTarget'), DEFAULTS.maxInFlightPerTarget, 1, true),
+    queue: parseQueue(own(opts, 'queue')),
+    slowStart: parseSlowStart(own(opts, 'slowStart')),
+    retryAfter: parseRetryAfter(own(opts, 'retryAfter')),
   });
+}
+
+function parseQueue(input: unknown): QueueConfig | undefined {
+  if (input === undefined) return undefined;
+  const opts = optionObject('queue', input, QUEUE_KEYS);
+  for (const key of QUEUE_KEYS) if (own(opts, key) === undefined) fail(`queue.${key}`, MESSAGES.value.required, undefined);
+  return Object.freeze({
+    size: wholeNumber('queue.size', own(opts, 'size'), 1, 1),
+    timeout: milliseconds('queue.timeout', own(opts, 'timeout'), 1),
+  });
+}
+
+/** 0 (off) or a window in ms. */
+function parseSlowStart(input: unknown): number {
+  if (input === 0) return 0;
+  return milliseconds('slowStart', input, DEFAULTS.slowStart);
+}
+
+function parseRetryAfter(input: unknown): RetryAfterConfig | undefined {
+  if (input === false) return undefined;
+  const opts = input === undefined ? {} : optionObject('retryAfter', input, RETRY_AFTER_KEYS);
+  return Object.freeze({ max: milliseconds('retryAfter.max', own(opts, 'max'), DEFAULTS.retryAfter.max) });
 }

@@ -4,7 +4,7 @@
  */
 import { DEFAULTS } from './defaults';
 import { MESSAGES } from './messages';
-import { fail, isPlainObject, knownKeys, own, positiveNumber } from './validate';
+import { fail, isPlainObject, knownKeys, own, positiveNumber, wholeNumber } from './validate';
 
 /**
  * A validated target, before the pool turns it into live state. Declared here, not in
@@ -23,9 +23,11 @@ export interface TargetSpec {
   /** Path prefix without a trailing slash; `''` when the target has none. */
   readonly basePath: string;
   readonly weight: number;
+  /** Priority level: 0 is preferred, then 1, and so on. */
+  readonly priority: number;
 }
 
-const TARGET_KEYS = ['url', 'weight'] as const;
+const TARGET_KEYS = ['url', 'weight', 'priority', 'backup'] as const;
 
 /**
  * Parses one target; throws a TypeError naming it (`option "targets[i]"`, or with
@@ -34,10 +36,12 @@ const TARGET_KEYS = ['url', 'weight'] as const;
 export function parseTarget(input: unknown, option: string, noun = MESSAGES.noun.option): TargetSpec {
   let raw: unknown = input;
   let weight: number = DEFAULTS.target.weight;
+  let priority: number = DEFAULTS.target.priority;
   if (isPlainObject(input)) {
     knownKeys(option, input, TARGET_KEYS, MESSAGES.objects.target, noun);
     raw = own(input, 'url');
     weight = positiveNumber(`${option}.weight`, own(input, 'weight'), DEFAULTS.target.weight, noun);
+    priority = parsePriority(option, input, noun);
     option = `${option}.url`;
   }
   const m = MESSAGES.targets;
@@ -69,7 +73,18 @@ export function parseTarget(input: unknown, option: string, noun = MESSAGES.noun
     hostHeader: url.host,
     basePath,
     weight,
+    priority,
   });
+}
+
+/** `priority`, or `backup: true` as level 1; both at once is a mistake. */
+function parsePriority(option: string, input: Record<string, unknown>, noun: string): number {
+  const backup = own(input, 'backup');
+  if (backup !== undefined && typeof backup !== 'boolean') fail(`${option}.backup`, MESSAGES.value.boolean, backup, noun);
+  const priority = own(input, 'priority');
+  if (backup !== undefined && priority !== undefined) fail(`${option}.backup`, MESSAGES.targets.backupWithPriority, backup, noun);
+  if (backup === true) return DEFAULTS.target.backupPriority;
+  return wholeNumber(`${option}.priority`, priority, DEFAULTS.target.priority, 0, false, noun);
 }
 
 export function parseTargets(input: unknown, option = 'targets'): TargetSpec[] {

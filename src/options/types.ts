@@ -220,8 +220,57 @@ export interface ResilienceOptions {
   healthCheck?: boolean | HealthCheckOptions;
   /** Outlier detection: on by default; `false` turns it off. */
   outlierDetection?: false | OutlierDetectionOptions;
-  /** Requests one target may hold at once; when every usable target is full, a 503 with Retry-After at once. Default Infinity. */
+  /**
+   * Requests one target may hold at once. When every usable target is full, the request
+   * waits in the `queue` if there is one, else gets a 503 with Retry-After at once.
+   * Default Infinity.
+   */
   maxInFlightPerTarget?: number;
+  /**
+   * A wait queue for requests no target can take now (every usable target full, or none
+   * usable): first in, first out, at most `size` requests for at most `timeout` ms each,
+   * then a 503 `ELB_QUEUE_TIMEOUT`. Requests whose attempts all failed in a way that may be
+   * retried wait here too for a target to come back. Default: off.
+   *
+   * @example
+   * ```ts
+   * loadBalance({ targets, maxInFlightPerTarget: 50, queue: { size: 1000, timeout: 5_000 } });
+   * ```
+   */
+  queue?: QueueOptions;
+  /**
+   * ms over which a target that joins or comes back (added, discovered, healthy again,
+   * back from ejection or rest) rises from 10 % of its weight to all of it (Envoy's
+   * `slow_start_window`, HAProxy's `slowstart`). Targets given to `loadBalance()` start at
+   * full weight; `consistent-hash` and sticky cookies ignore it. Default 0 (off).
+   */
+  slowStart?: number;
+  /**
+   * Upstream back-pressure: a target answering 503 or 429 with `Retry-After` rests, and
+   * gets no new request for that long, at most `max` ms (the last usable target never
+   * rests). `false` turns it off. Default `{ max: 60_000 }`.
+   */
+  retryAfter?: false | RetryAfterOptions;
+}
+
+/**
+ * The `queue` option.
+ * @public
+ */
+export interface QueueOptions {
+  /** Requests that may wait at once, a whole number ≥ 1; one more gets a 503 `ELB_SATURATED` at once. */
+  size: number;
+  /** ms a request may wait, then a 503 `ELB_QUEUE_TIMEOUT`. */
+  timeout: number;
+}
+
+/**
+ * The `retryAfter` option.
+ * @public
+ */
+export interface RetryAfterOptions {
+  /** The longest rest a `Retry-After` header can ask for, in ms. Default 60 000. */
+  max?: number;
 }
 
 /**
@@ -236,6 +285,13 @@ export type TargetInput =
       url: string;
       /** Its share of requests relative to the others, a positive number. Default 1. */
       weight?: number;
+      /**
+       * Its priority level, a whole number; lower is preferred. Traffic spills to the next
+       * level only as targets of this one become unusable (Envoy's priority load). Default 0.
+       */
+      priority?: number;
+      /** nginx's `backup`: the same as `priority: 1`. Not together with `priority`. */
+      backup?: boolean;
     };
 
 /**
@@ -258,3 +314,16 @@ export type PathRewrite = Readonly<Record<string, string>> | PathRewriteFunction
  * @public
  */
 export type PathRewriteFunction = (path: string, req: Request) => string;
+
+/**
+ * The argument of `lb.close()`.
+ * @public
+ */
+export interface CloseOptions {
+  /**
+   * ms that requests in flight may take to finish, and open WebSockets stay open, before
+   * what is left is cut short: positive, at most Node's timer limit. Without it, `close()`
+   * frees everything at once.
+   */
+  drain?: number;
+}

@@ -31,10 +31,17 @@ export function milliseconds(option: string, value: unknown, fallback: number, n
 }
 
 /** A whole number ≥ `min` (Infinity allowed when `infinite`), or the fallback when undefined. */
-export function wholeNumber(option: string, value: unknown, fallback: number, min: number, infinite = false): number {
+export function wholeNumber(
+  option: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  infinite = false,
+  noun = MESSAGES.noun.option,
+): number {
   if (value === undefined) return fallback;
   const ok = typeof value === 'number' && ((infinite && value === Infinity) || (Number.isInteger(value) && value >= min));
-  if (!ok) fail(option, MESSAGES.value.wholeNumber(min, infinite), value);
+  if (!ok) fail(option, MESSAGES.value.wholeNumber(min, infinite), value, noun);
   return value;
 }
 

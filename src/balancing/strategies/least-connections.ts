@@ -16,7 +16,7 @@ export function leastConnections(): Strategy<TargetState> {
       let least: TargetState | undefined;
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
-        if (least === undefined || target.inFlight * least.weight < least.inFlight * target.weight) least = target;
+        if (least === undefined || target.inFlight * least.effectiveWeight < least.inFlight * target.effectiveWeight) least = target;
       }
       if (least === undefined) return undefined;
       let best: TargetState | undefined;
@@ -24,10 +24,10 @@ export function leastConnections(): Strategy<TargetState> {
       let total = 0;
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
-        if (target.inFlight * least.weight !== least.inFlight * target.weight) continue;
+        if (target.inFlight * least.effectiveWeight !== least.inFlight * target.effectiveWeight) continue;
         const current = running.of(target);
-        current.value += target.weight;
-        total += target.weight;
+        current.value += target.effectiveWeight;
+        total += target.effectiveWeight;
         if (bestRunning === undefined || current.value > bestRunning.value) {
           best = target;
           bestRunning = current;

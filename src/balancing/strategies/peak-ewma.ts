@@ -16,7 +16,7 @@ const UNMEASURED_PENALTY = 1e12;
  */
 function peakEwmaCost(target: TargetState, now: number): number {
   if (!target.measured) return target.inFlight === 0 ? 0 : UNMEASURED_PENALTY + target.inFlight;
-  return (target.latencyAt(now) * (target.inFlight + 1)) / target.weight;
+  return (target.latencyAt(now) * (target.inFlight + 1)) / target.effectiveWeight;
 }
 
 /**

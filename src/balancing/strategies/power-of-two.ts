@@ -11,7 +11,7 @@ function drawIndex(targets: readonly TargetState[], total: number, random: () =>
   for (let i = 0; i < targets.length; i++) {
     if (i === skip) continue;
     last = i;
-    point -= targets[i]!.weight;
+    point -= targets[i]!.effectiveWeight;
     if (point < 0) return i;
   }
   // Floating-point rounding can leave `point` at (or a hair above) 0 after the last one.
@@ -33,16 +33,16 @@ export function pickOfTwo(
 ): TargetState | undefined {
   if (targets.length <= 1) return targets[0];
   let total = 0;
-  for (let i = 0; i < targets.length; i++) total += targets[i]!.weight;
+  for (let i = 0; i < targets.length; i++) total += targets[i]!.effectiveWeight;
   const i = drawIndex(targets, total, random, -1);
   const first = targets[i]!;
-  const second = targets[drawIndex(targets, total - first.weight, random, i)]!;
+  const second = targets[drawIndex(targets, total - first.effectiveWeight, random, i)]!;
   return cost(second, now) < cost(first, now) ? second : first;
 }
 
 /** In-flight requests per unit of weight: a target of weight 2 carries twice the load. */
 function inFlightPerWeight(target: TargetState): number {
-  return target.inFlight / target.weight;
+  return target.inFlight / target.effectiveWeight;
 }
 
 /** Envoy's `LEAST_REQUEST` default: power of two choices on in-flight requests. */

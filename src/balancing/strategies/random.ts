@@ -6,10 +6,10 @@ export function random({ random: next }: StrategyContext): Strategy<TargetState>
   return {
     pick(targets) {
       let total = 0;
-      for (let i = 0; i < targets.length; i++) total += targets[i]!.weight;
+      for (let i = 0; i < targets.length; i++) total += targets[i]!.effectiveWeight;
       let point = next() * total;
       for (let i = 0; i < targets.length; i++) {
-        point -= targets[i]!.weight;
+        point -= targets[i]!.effectiveWeight;
         if (point < 0) return targets[i];
       }
       // Floating-point rounding can leave `point` at exactly 0 after the last target.

@@ -18,8 +18,8 @@ export function roundRobin(): Strategy<TargetState> {
       for (let i = 0; i < targets.length; i++) {
         const target = targets[i]!;
         const current = running.of(target);
-        current.value += target.weight;
-        total += target.weight;
+        current.value += target.effectiveWeight;
+        total += target.effectiveWeight;
         if (bestRunning === undefined || current.value > bestRunning.value) {
           best = target;
           bestRunning = current;
