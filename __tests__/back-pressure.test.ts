@@ -1,4 +1,7 @@
 import type { LoadBalanceOptions, TargetHealthEvent } from 'express-load-balance';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { prometheusMetrics } from '../src/prometheus';
 import { retryAfterMs } from '../src/resilience/back-pressure';
 import { FakeClock } from './helpers/fake-clock';
 import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
@@ -93,6 +96,27 @@ describe('upstream back-pressure (Retry-After)', () => {
     expect((await answers(4)).split(' ').sort()).toEqual(['a', 'a', 'b', 'b']);
     expect(events).toEqual(['a retry-after', 'a retry-after']);
     expect(balanced!.lb.stats().totals.usable).toBe(2);
+  });
+
+  it('shows a resting target in the stats, on the status page and in Prometheus', async () => {
+    await balance();
+    const registry = new Registry();
+    const metrics = prometheusMetrics(balanced!.lb, { registry });
+    await pauseA('30');
+    expect(balanced!.lb.stats()).toMatchObject({ targets: [{ resting: true }, { resting: false }], totals: { usable: 1 } });
+    expect((await registry.metrics()).split('\n').filter((line) => line.startsWith('elb_target_up'))).toEqual([
+      `elb_target_up{target="${upstreams[0]!.url}"} 0`,
+      `elb_target_up{target="${upstreams[1]!.url}"} 1`,
+    ]);
+    const page = express().get('/status', balanced!.lb.statusHandler());
+    const front = await listen(page);
+    try {
+      const html = await request(front.url, { path: '/status', headers: { accept: 'text/html' } });
+      expect(html.text).toContain('<span class="state resting">resting</span>');
+    } finally {
+      await front.close();
+      metrics.close();
+    }
   });
 
   it('caps a rest at retryAfter.max, and reads an HTTP date', async () => {

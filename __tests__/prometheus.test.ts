@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { DequeueEvent } from 'express-load-balance';
 import { Registry } from 'prom-client';
 import { prometheusMetrics, type PrometheusOptions } from '../src/prometheus';
 import { endings, nextEvent } from './helpers/events';
@@ -20,6 +21,46 @@ describe('prometheusMetrics()', () => {
     balanced = undefined;
     upstreams = [];
     holder = new Holder();
+  });
+
+  it('adds the queue length and the time spent queued for a balancer with a queue', async () => {
+    upstreams = await holder.startUpstreams(['a', 'b']);
+    balanced = await startBalancer({
+      targets: upstreams.map((u) => u.url),
+      maxInFlightPerTarget: 1,
+      queue: { size: 5, timeout: 60_000 },
+    });
+    const registry = new Registry();
+    const metrics = prometheusMetrics(balanced.lb, { registry });
+    expect(metrics.names).toEqual([
+      'elb_requests_total',
+      'elb_request_duration_seconds',
+      'elb_in_flight_requests',
+      'elb_target_up',
+      'elb_queue_length',
+      'elb_queue_wait_seconds',
+    ]);
+    const held = [request(balanced.url, { path: '/slow' }), request(balanced.url, { path: '/slow' })];
+    await holder.arrived(2);
+    const queued = request(balanced.url, { path: '/slow' });
+    const waiting = new Promise<DequeueEvent>((resolve) => balanced!.lb.on('dequeue', resolve));
+    for (let i = 0; i < 1_000 && balanced.lb.stats().queue!.length === 0; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(samples(await registry.metrics(), 'elb_queue_length')).toEqual(['elb_queue_length 1']);
+    holder.releaseOne();
+    expect((await waiting).result).toBe('served');
+    await holder.arrived(2);
+    holder.releaseAll();
+    await Promise.all([...held, queued]);
+    const text = await registry.metrics();
+    expect(samples(text, 'elb_queue_length')).toEqual(['elb_queue_length 0']);
+    expect(samples(text, 'elb_queue_wait_seconds_count')).toEqual(['elb_queue_wait_seconds_count{result="served"} 1']);
+  });
+
+  it('registers no queue metrics for a balancer without a queue', async () => {
+    upstreams = [await startUpstream('a')];
+    balanced = await startBalancer({ targets: [upstreams[0]!.url] });
+    const registry = new Registry();
+    expect(prometheusMetrics(balanced.lb, { registry }).names).not.toContain('elb_queue_length');
   });
 
   it('counts attempts by target, method and status class, with their durations', async () => {

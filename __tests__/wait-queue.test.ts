@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
 import type { DequeueEvent } from 'express-load-balance';
 import { FakeClock } from './helpers/fake-clock';
 import { Holder } from './helpers/hold';
 import { startRestartable, type RestartableUpstream } from './helpers/restartable';
-import { closeAll, request, startBalancer, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
+import { closeAll, listen, request, startBalancer, type Balanced, type SimpleResponse, type Upstream } from './helpers/servers';
 
 /** Resolves once `done()` holds, checking after each turn of the event loop (bounded). */
 async function until(done: () => boolean, turns = 10_000): Promise<void> {
@@ -61,6 +62,13 @@ describe('the wait queue', () => {
     }
     expect(left.map((e) => e.result)).toEqual(Array(16).fill('served'));
     expect(balanced.lb.stats().queue).toMatchObject({ length: 0, size: 16, recent: { requests: 16, failures: 0 } });
+    const page = await listen(express().get('/status', balanced.lb.statusHandler()));
+    try {
+      const html = await request(page.url, { path: '/status', headers: { accept: 'text/html' } });
+      expect(html.text).toMatch(/Queue: 0 of 16 waiting; 16 waits ended in the last 60 s \(0 not served\)/);
+    } finally {
+      await page.close();
+    }
   });
 
   describe('through a full outage', () => {
