@@ -1,7 +1,8 @@
 import type { LoadBalanceOptions } from 'express-load-balance';
 import { STRATEGIES } from '../src/balancing/strategies';
 import type { Strategy } from '../src/balancing/strategies/types';
-import type { Target, TargetState } from '../src/balancing/target';
+import type { TargetState } from '../src/balancing/target';
+import type { Target } from '../src/balancing/target-views';
 import { systemRuntime } from '../src/clock';
 import { loadBalanceOn } from '../src/load-balance';
 import { answers, closeAll, listen, startUpstream, type RunningServer, type Upstream } from './helpers/servers';

@@ -10,7 +10,7 @@ import { TargetSelector } from './balancing/selection';
 import { WaitQueue } from './balancing/wait-queue';
 import { StickySessions } from './balancing/sticky';
 import { strategyFactory } from './balancing/strategies';
-import type { TargetSnapshot } from './balancing/target';
+import type { TargetSnapshot } from './balancing/target-views';
 import type { Runtime } from './clock';
 import { DnsDiscovery } from './discovery/runner';
 import { NoTargetError } from './errors';

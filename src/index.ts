@@ -13,7 +13,7 @@ export type {
   StickyOptions,
   TargetInput,
 } from './options/types';
-export type { Target, TargetSnapshot, TargetStatus } from './balancing/target';
+export type { Target, TargetSnapshot, TargetStatus } from './balancing/target-views';
 export { dnsTargets, type DnsResolver, type DnsTargets, type DnsTargetsOptions } from './options/dns-targets';
 export type { BalancerStats, QueueStats, TargetStats } from './observability/stats';
 export type { LatencyPercentiles, WindowStats } from './observability/attempt-window';

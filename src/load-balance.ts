@@ -9,7 +9,7 @@ import { MESSAGES } from './options/messages';
 import { normalizeOptions } from './options/normalize';
 import type { CloseOptions, LoadBalanceOptions, TargetInput } from './options/types';
 import { refuse } from './options/validate';
-import type { TargetSnapshot } from './balancing/target';
+import type { TargetSnapshot } from './balancing/target-views';
 import { systemRuntime, type Runtime } from './clock';
 import type { BalancerStats } from './observability/stats';
 import { statusHandler } from './observability/status-page';

@@ -2,57 +2,9 @@ import { createHmac } from 'node:crypto';
 import type { TargetSpec } from '../options/targets';
 import type { Clock } from '../clock';
 import { AttemptWindow } from '../observability/attempt-window';
-
-/**
- * The read-only view of an upstream that strategies and listeners receive.
- * Counters are live: they are the pool's own, not copies.
- * @public
- */
-export interface Target {
-  /** Normalised URL: origin plus base path, without a trailing slash. */
-  readonly url: string;
-  /** Relative weight (default 1). */
-  readonly weight: number;
-  /**
-   * The weight to balance on now: below {@link weight} while the target is in slow
-   * start (`slowStart` option), else the same.
-   */
-  readonly effectiveWeight: number;
-  /** Requests sent to this target whose response has not finished yet. */
-  readonly inFlight: number;
-  /** Requests sent to this target so far (each attempt counts). */
-  readonly requests: number;
-  /** Attempts that failed: unreachable, reset, timed out, broken off, or answered with a `retryOn` status. */
-  readonly failures: number;
-}
-
-/**
- * What `lb.targets()` and `lb.stats()` both say about a target, at one moment.
- * @public
- */
-export interface TargetStatus extends Target {
-  /** Its priority level: 0 is preferred, then 1 (`backup: true`), and so on. */
-  readonly priority: number;
-  /** False while active health checks find the target down. */
-  readonly healthy: boolean;
-  /** True while outlier detection keeps the target out of rotation. */
-  readonly ejected: boolean;
-  /** True while it rests after answering 503 or 429 with `Retry-After`. */
-  readonly resting: boolean;
-}
-
-/**
- * A point-in-time copy of a target's state, as returned by `lb.targets()`.
- * @public
- */
-export interface TargetSnapshot extends TargetStatus {
-  /**
-   * Peak-EWMA of this target's response time in ms, decayed to now (0 before its first
-   * response). A failed attempt counts as `timeout` ms. Kept for every strategy;
-   * `'peak-ewma'` balances on it.
-   */
-  readonly ewmaMs: number;
-}
+import { PeakEwma } from './latency-estimate';
+import { SlowStart } from './slow-start';
+import type { Target, TargetSnapshot, TargetStatus } from './target-views';
 
 /** Settings the pool applies to every target it creates. */
 export interface TargetSettings {
@@ -65,12 +17,6 @@ export interface TargetSettings {
   /** ms of the slow-start window; 0 when off. */
   readonly slowStart: number;
 }
-
-/**
- * Where slow start begins: Envoy's `min_weight_percent` default, HAProxy's slowstart
- * likewise starts a server well below its weight rather than at zero.
- */
-const SLOW_START_FLOOR = 0.1;
 
 /**
  * One upstream and what every part of the balancer shares about it: its address, its
@@ -98,21 +44,14 @@ export class TargetState implements Target {
   private pending = 0;
   private sent = 0;
   private failed = 0;
-  /** Peak-EWMA of response time, ms, as of {@link observedAt}: the raw value, not decayed. */
-  private peakMs = 0;
-  /** Clock reading of the last latency observation; NaN before the first. */
-  private observedAt = Number.NaN;
   private up = true;
   private out = false;
   private rests = false;
   private returns = 0;
   private level: number;
-  /** In slow start, since {@link warmingSince}. */
-  private warming = false;
-  /** Clock reading when slow start began. */
-  private warmingSince = 0;
-  private readonly settings: TargetSettings;
-  private readonly ewmaWindow: number;
+  private readonly ramp: SlowStart;
+  /** The latency estimate peak-EWMA balances on; kept for every strategy, shown by `lb.targets()`. */
+  private readonly latency: PeakEwma;
   /** Waiting for the last in-flight request to end (a removal, say). */
   private onDrained: Array<() => void> | undefined;
 
@@ -125,8 +64,8 @@ export class TargetState implements Target {
     this.basePath = spec.basePath;
     this.currentWeight = spec.weight;
     this.level = spec.priority;
-    this.settings = settings;
-    this.ewmaWindow = settings.ewmaWindow;
+    this.ramp = new SlowStart(settings.slowStart, settings.clock);
+    this.latency = new PeakEwma(settings.ewmaWindow);
     this.id = createHmac('sha256', settings.idSecret).update(spec.url).digest('base64url').slice(0, 22);
   }
 
@@ -146,18 +85,7 @@ export class TargetState implements Target {
    * then it is the weight again.
    */
   get effectiveWeight(): number {
-    return this.warming ? this.warmingWeight() : this.currentWeight;
-  }
-
-  /** {@link effectiveWeight} during slow start; ends it once the window has passed. */
-  private warmingWeight(): number {
-    const { slowStart, clock } = this.settings;
-    const progress = (clock.now() - this.warmingSince) / slowStart;
-    if (progress >= 1) {
-      this.warming = false;
-      return this.currentWeight;
-    }
-    return this.currentWeight * Math.max(SLOW_START_FLOOR, progress);
+    return this.ramp.warming ? this.ramp.weigh(this.currentWeight) : this.currentWeight;
   }
 
   get inFlight(): number {
@@ -194,7 +122,7 @@ export class TargetState implements Target {
 
   /** Whether a response time was ever observed. */
   get measured(): boolean {
-    return !Number.isNaN(this.observedAt);
+    return this.latency.measured;
   }
 
   /** An attempt took a slot on this target. */
@@ -224,31 +152,14 @@ export class TargetState implements Target {
     }
   }
 
-  /**
-   * Finagle's peak-EWMA (PeakEwma in finagle-core's load balancer): a response slower
-   * than the current estimate replaces it at once, so a target that turns slow loses
-   * traffic after one response; a faster one pulls it down by the weight
-   * 1 - e^(-Δt/window), so the estimate recovers over about one `ewmaWindow`.
-   */
+  /** Feeds the latency estimate (see {@link PeakEwma.observe}). */
   observeLatency(durationMs: number, now: number): void {
-    if (!this.measured) {
-      this.peakMs = durationMs;
-    } else {
-      const w = Math.exp(-Math.max(now - this.observedAt, 0) / this.ewmaWindow);
-      const decayed = this.peakMs * w;
-      this.peakMs = durationMs > decayed ? durationMs : decayed + durationMs * (1 - w);
-    }
-    this.observedAt = now;
+    this.latency.observe(durationMs, now);
   }
 
-  /**
-   * The estimate decayed to `now` as if time passing were a stream of zero-latency
-   * observations (Finagle reads it the same way). A pure read: how often strategies
-   * look does not change it.
-   */
+  /** The latency estimate decayed to `now`, ms; 0 before the first observation. */
   latencyAt(now: number): number {
-    if (!this.measured) return 0;
-    return this.peakMs * Math.exp(-Math.max(now - this.observedAt, 0) / this.ewmaWindow);
+    return this.latency.at(now);
   }
 
   /** Called by the pool, which rebuilds its list of usable targets after. */
@@ -282,9 +193,7 @@ export class TargetState implements Target {
 
   /** Called by the pool when the target joins or comes back: its weight starts low (no-op when slow start is off). */
   startSlowly(): void {
-    if (this.settings.slowStart <= 0) return;
-    this.warming = true;
-    this.warmingSince = this.settings.clock.now();
+    this.ramp.begin();
   }
 
   /** Called by the pool, which rebuilds its levels after: discovery follows SRV priorities. */

@@ -6,9 +6,9 @@ import type { TargetState } from '../balancing/target';
 import { BadGatewayError, NoTargetError, type LoadBalanceError, type PayloadTooLargeError } from '../errors';
 import { log } from '../observability/log';
 import { retryAfterMs } from '../resilience/back-pressure';
-import { mayRetry, type RetryableFailure } from '../resilience/retry-rules';
+import { mayRetry } from '../resilience/retry-rules';
 import { isReplayable, StreamedBody, type RequestBody } from './body';
-import { TriedTargets } from './tried-targets';
+import { RetryDecision } from './retry-decision';
 import type { ExchangeContext } from './context';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import { ResponseRelay } from './response-relay';
@@ -39,13 +39,8 @@ export class Exchange implements DispatchCallbacks, AttemptOwner {
   private attempt: Attempt | undefined;
   /** Requests sent so far, resends on a fresh connection included: the `proxyReq` number. */
   private sent = 0;
-  private retriesUsed = 0;
-  /** Targets already attempted; only allocated when a retry happens. */
-  private tried: TriedTargets | undefined;
-  /** When a wait in the queue for a target to come back must end, once the request has waited. */
-  private waitUntil: number | undefined;
-  /** Takes the request out of the queue while it waits there. */
-  private leaveQueue: (() => void) | undefined;
+  /** The retry decisions, made once an attempt fails: most requests never need them. */
+  private decisions: RetryDecision | undefined;
   private resentFresh = false;
   private clientClosed = false;
   private call: UpstreamCall | undefined;
@@ -123,7 +118,7 @@ export class Exchange implements DispatchCallbacks, AttemptOwner {
     if (this.res.writableFinished) return;
     // The client went away: abort upstream at once so the upstream sees its connection close.
     this.clientClosed = true;
-    this.leaveQueue?.();
+    this.decisions?.cancel();
     this.call?.request?.destroy();
     this.relay?.clientLeft();
   };
@@ -143,17 +138,21 @@ export class Exchange implements DispatchCallbacks, AttemptOwner {
   readonly onResponse = (upstream: IncomingMessage): void => {
     const { res, target, ctx } = this;
     const status = upstream.statusCode ?? 0;
+    // Only a 503 or 429 can ask for a pause: reading `headers` builds a second copy of
+    // them (copyResponseHead reads headersDistinct), so other answers never do.
     const retryAfter =
-      ctx.config.resilience.retryAfter === undefined
-        ? undefined
-        : retryAfterMs(status, upstream.headers['retry-after'], ctx.clock.wallNow());
+      (status === 503 || status === 429) && ctx.config.resilience.retryAfter !== undefined
+        ? retryAfterMs(status, upstream.headers['retry-after'], ctx.clock.wallNow())
+        : undefined;
     if (this.clientClosed) {
       upstream.destroy();
       this.end({ result: 'aborted', status });
       return;
     }
     const retryTarget =
-      ctx.config.resilience.retryOn.has(status) && this.mayRetry({ phase: 'status', status }) ? this.retryTarget() : undefined;
+      ctx.config.resilience.retryOn.has(status) && this.retries().allowed({ phase: 'status', status }, res.headersSent)
+        ? this.retries().target(target)
+        : undefined;
     if (retryTarget !== undefined) {
       // Throw the answer away (reading it to the end keeps the connection reusable) and
       // try elsewhere; when no retry is possible, this same answer goes to the client.
@@ -226,77 +225,41 @@ export class Exchange implements DispatchCallbacks, AttemptOwner {
     }
     this.end({ result: 'error' });
     const error = upstreamError(target.url, phase, this.ctx.deadlines, err);
-    const retryTarget = this.mayRetry({ phase }) ? this.retryTarget() : undefined;
+    const allowed = this.retries().allowed({ phase }, this.res.headersSent);
+    const retryTarget = allowed ? this.retries().target(target) : undefined;
     if (retryTarget !== undefined) this.retryWith(retryTarget, error);
-    else if (!this.waitForComeback({ phase }, error)) this.fail(error);
+    else if (
+      !allowed ||
+      this.clientClosed ||
+      !this.retries().wait(
+        target,
+        (next) => this.retryWith(next, error),
+        (result) => this.gaveUp(result),
+      )
+    )
+      this.fail(error);
   };
 
   private tooLarge(): PayloadTooLargeError | undefined {
     return this.body instanceof StreamedBody ? this.body.tooLarge : undefined;
   }
 
-  /** The retry rules that do not depend on which target is next or on the budget. */
-  private mayRetry(failure: RetryableFailure): boolean {
-    return (
-      this.retriesUsed < this.ctx.config.resilience.retries &&
-      !this.res.headersSent &&
-      mayRetry(this.req.method, failure) &&
-      isReplayable(this.body)
-    );
+  private retries(): RetryDecision {
+    return (this.decisions ??= new RetryDecision(this.ctx, this.req, this.body));
   }
 
-  /**
-   * The target a retry goes to: not one already tried (never the one that just failed
-   * while another is usable), and only if the retry budget has room. Takes the budget.
-   */
-  private retryTarget(): TargetState | undefined {
-    const tried = (this.tried ??= new TriedTargets());
-    tried.add(this.target);
-    const next = this.ctx.selector.chooseRetry(this.req, tried.all);
-    return next !== undefined && this.ctx.budget.tryRetry() ? next : undefined;
-  }
-
-  /**
-   * Every attempt failed in a way that allows a retry, and no target can take one now:
-   * with the `queue` option, the request waits for a target to come back (health check
-   * up, ejection or rest over) instead of failing, for at most `queue.timeout` in all,
-   * like Caddy's `lb_try_duration`. False when there is no queue, the rules forbid a
-   * retry, or the queue is full.
-   */
-  private waitForComeback(failure: RetryableFailure, error: LoadBalanceError): boolean {
-    const { queue, clock, selector } = this.ctx;
-    if (queue === undefined || this.clientClosed || this.res.headersSent) return false;
-    if (!mayRetry(this.req.method, failure) || !isReplayable(this.body)) return false;
-    const tried = (this.tried ??= new TriedTargets());
-    tried.add(this.target);
-    this.waitUntil ??= clock.now() + queue.timeout;
-    const leave = queue.wait(
-      {
-        req: this.req,
-        kind: 'retry',
-        next: () => selector.chooseRetry(this.req, tried.stillDown()),
-        go: (target) => {
-          this.leaveQueue = undefined;
-          this.retryWith(target, error);
-        },
-        giveUp: (result) => {
-          this.leaveQueue = undefined;
-          if (result === 'closed') this.res.setHeader('Connection', 'close');
-          this.fail(result === 'closed' ? new NoTargetError('express-load-balance: the balancer is closed') : queue.timeoutError());
-        },
-      },
-      this.waitUntil - clock.now(),
-    );
-    this.leaveQueue = leave;
-    return leave !== undefined;
+  /** A wait in the queue for a target to come back ended without one. */
+  private gaveUp(result: 'timeout' | 'closed'): void {
+    if (result === 'closed') this.res.setHeader('Connection', 'close');
+    this.fail(result === 'closed' ? new NoTargetError('express-load-balance: the balancer is closed') : this.ctx.queue!.timeoutError());
   }
 
   private retryWith(next: TargetState, error: LoadBalanceError): void {
     const { ctx, target, body } = this;
     if (body !== undefined && !Buffer.isBuffer(body)) body.detach();
-    this.retriesUsed++;
+    this.retries().taken();
     if (log.forward.enabled)
-      log.forward('%s %s: retry %d on %s after: %s', this.req.method, this.req.originalUrl, this.retriesUsed, next.url, error.message);
+      log.forward('%s %s: retry %d on %s after: %s', this.req.method, this.req.originalUrl, this.retries().count, next.url, error.message);
     if (ctx.events.has('retry')) ctx.events.emit('retry', { req: this.req, target, next, attempt: this.sent + 1, error });
     this.begin(next);
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
-import type { Target } from '../balancing/target';
+import type { Target } from '../balancing/target-views';
 
 /**
  * Payload of the `proxyReq` event: a request is about to be sent upstream.

@@ -1,6 +1,6 @@
 import { percentiles, STATS_WINDOW_MS, type WindowStats } from './attempt-window';
 import type { Pool } from '../balancing/pool';
-import type { TargetStatus } from '../balancing/target';
+import type { TargetStatus } from '../balancing/target-views';
 
 /**
  * One target in {@link BalancerStats}.

@@ -1,4 +1,5 @@
-import type { Target, TargetState } from '../target';
+import type { TargetState } from '../target';
+import type { Target } from '../target-views';
 import { fnv1a32, mix32 } from './hash';
 import { roundRobin } from './round-robin';
 import type { Strategy, StrategyContext } from './types';

@@ -1,4 +1,4 @@
-import type { Target } from '../target';
+import type { Target } from '../target-views';
 
 /** A target's running weight in smooth weighted round-robin: a box, so a pick updates it in place. */
 export interface RunningWeight {

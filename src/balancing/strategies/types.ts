@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { Clock, Random } from '../../clock';
-import type { Target, TargetState } from '../target';
+import type { TargetState } from '../target';
+import type { Target } from '../target-views';
 
 /**
  * How an attempt ended, as reported to {@link Strategy.onEnd}.
