@@ -20,6 +20,8 @@ export class Pool {
   private list: readonly TargetState[];
   private usableList: readonly TargetState[];
   private levelList: readonly Level[] = [];
+  /** Targets in slow start, whose effective weight moves with time. */
+  private readonly warming = new Set<TargetState>();
   private readonly byId = new Map<string, TargetState>();
   /** Removed targets whose requests are still in flight, by URL. */
   private readonly draining = new Map<string, Promise<void>>();
@@ -107,7 +109,7 @@ export class Pool {
   add(spec: TargetSpec): TargetState | undefined {
     if (this.list.some((target) => target.url === spec.url)) return undefined;
     const target = this.index(new TargetState(spec, this.settings));
-    target.startSlowly();
+    this.startSlowly(target);
     this.list = Object.freeze([...this.list, target]);
     this.refresh();
     log.pool('added %s (weight %d)', target.url, target.weight);
@@ -125,6 +127,7 @@ export class Pool {
     this.list = Object.freeze(this.list.filter((candidate) => candidate !== target));
     this.refresh();
     this.byId.delete(target.id);
+    this.warming.delete(target);
     const done = target.drained();
     log.pool('removed %s, draining %d in-flight requests', url, target.inFlight);
     this.draining.set(url, done);
@@ -142,8 +145,25 @@ export class Pool {
   private change(target: TargetState, apply: () => void): void {
     const was = target.usable;
     apply();
-    if (!was && target.usable) target.cameBack();
+    if (!was && target.usable) {
+      target.cameBack();
+      this.startSlowly(target);
+    }
     if (was !== target.usable) this.refresh();
+  }
+
+  /**
+   * Brings the effective weights of targets in slow start up to now: the selector calls
+   * it before every pick, so without slow start a pick pays one size check.
+   */
+  rampUp(): void {
+    if (this.warming.size === 0) return;
+    for (const target of this.warming) if (!target.rampUp()) this.warming.delete(target);
+  }
+
+  private startSlowly(target: TargetState): void {
+    target.startSlowly();
+    if (target.rampUp()) this.warming.add(target);
   }
 
   /** Rebuilds {@link available} and {@link levels} after the targets or their availability changed. */

@@ -57,6 +57,7 @@ export class TargetSelector {
    */
   choose(req: Request): Choice {
     const max = this.maxInFlight;
+    this.pool.rampUp();
     if (this.sticky !== undefined) {
       const id = this.sticky.read(req.headers.cookie);
       const pinned = id === undefined ? undefined : this.pool.byStickyId(id);
@@ -77,6 +78,7 @@ export class TargetSelector {
   /** A target for a retry that is none of `tried`, or undefined when there is none. */
   chooseRetry(req: Request, tried: readonly TargetState[]): TargetState | undefined {
     const max = this.maxInFlight;
+    this.pool.rampUp();
     const untried = (target: TargetState): boolean => target.inFlight < max && !tried.includes(target);
     for (const level of this.pool.levels) {
       const open = level.usable.filter(untried);

@@ -50,6 +50,13 @@ export class TargetState implements Target {
   private returns = 0;
   private level: number;
   private readonly ramp: SlowStart;
+  /**
+   * The weight weighted strategies balance on: {@link weight}, or during slow start
+   * weight × max(10 %, the share of the window gone by). A plain field rather than a
+   * getter, so that a pick reads it as cheaply as `weight` (a getter computing the ramp
+   * made picks allocate); only this class writes it, in {@link rampUp}.
+   */
+  effectiveWeight: number;
   /** The latency estimate peak-EWMA balances on; kept for every strategy, shown by `lb.targets()`. */
   private readonly latency: PeakEwma;
   /** Waiting for the last in-flight request to end (a removal, say). */
@@ -65,6 +72,7 @@ export class TargetState implements Target {
     this.currentWeight = spec.weight;
     this.level = spec.priority;
     this.ramp = new SlowStart(settings.slowStart, settings.clock);
+    this.effectiveWeight = spec.weight;
     this.latency = new PeakEwma(settings.ewmaWindow);
     this.id = createHmac('sha256', settings.idSecret).update(spec.url).digest('base64url').slice(0, 22);
   }
@@ -79,13 +87,13 @@ export class TargetState implements Target {
   }
 
   /**
-   * The weight weighted strategies balance on: during slow start, {@link weight} ×
-   * max(10 %, the share of the window gone by), so it starts at 10 % and rises linearly
-   * to all of it (Envoy's slow_start_window with min_weight_percent 10, aggression 1);
-   * then it is the weight again.
+   * Brings {@link effectiveWeight} up to now during slow start; false once slow start is
+   * over (or was never on). The pool calls it before every pick while the target warms.
    */
-  get effectiveWeight(): number {
-    return this.ramp.warming ? this.ramp.weigh(this.currentWeight) : this.currentWeight;
+  rampUp(): boolean {
+    if (!this.ramp.warming) return false;
+    this.effectiveWeight = this.ramp.weigh(this.currentWeight);
+    return this.ramp.warming;
   }
 
   get inFlight(): number {
@@ -185,15 +193,15 @@ export class TargetState implements Target {
     return this.returns;
   }
 
-  /** Called by the pool when the target is usable again: it is counted, and starts slowly. */
+  /** Called by the pool when the target is usable again. */
   cameBack(): void {
     this.returns++;
-    this.startSlowly();
   }
 
   /** Called by the pool when the target joins or comes back: its weight starts low (no-op when slow start is off). */
   startSlowly(): void {
     this.ramp.begin();
+    this.rampUp();
   }
 
   /** Called by the pool, which rebuilds its levels after: discovery follows SRV priorities. */
@@ -204,6 +212,7 @@ export class TargetState implements Target {
   /** Called by the pool: discovery follows the weights DNS gives. */
   setWeight(weight: number): void {
     this.currentWeight = weight;
+    if (!this.rampUp()) this.effectiveWeight = weight;
   }
 
   /** Resolves once no request is in flight to this target any more. */
@@ -214,6 +223,7 @@ export class TargetState implements Target {
 
   /** What `lb.targets()` and `lb.stats()` share. */
   status(): TargetStatus {
+    this.rampUp();
     return {
       url: this.url,
       weight: this.currentWeight,
