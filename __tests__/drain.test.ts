@@ -10,7 +10,7 @@ import { endings } from './helpers/events';
 import { fakeRuntime, type FakeClock } from './helpers/fake-clock';
 import { Holder } from './helpers/hold';
 import { closeAll, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
-import { rawUpgrade, startWsUpstream } from './helpers/websocket';
+import { rawUpgrade, startWsUpstream, type WsUpstream } from './helpers/websocket';
 
 let clock: FakeClock;
 let balanced: Balanced | undefined;
@@ -212,7 +212,8 @@ describe('lb.close({ drain })', () => {
     expect((await answer).text).toBe('released by b');
   });
 
-  it('keeps an open WebSocket until the deadline, then ends it', async () => {
+  /** A balancer on the fake clock with one WebSocket open through it. */
+  async function openWebSocket(): Promise<{ one: WsUpstream; lb: Balanced['lb']; front: Balanced['front']; ws: WebSocket }> {
     const one = await startWsUpstream('one');
     servers.push(one);
     balanced = await startBalancer({ targets: [one.url] }, { runtime: fakeRuntime(clock) });
@@ -221,6 +222,11 @@ describe('lb.close({ drain })', () => {
     const ws = new WebSocket(`ws://127.0.0.1:${front.port}/chat`);
     clients.push(ws);
     await once(ws, 'open');
+    return { one, lb, front, ws };
+  }
+
+  it('keeps an open WebSocket until the deadline, then ends it', async () => {
+    const { one, lb, front, ws } = await openWebSocket();
 
     const ends = endings(lb);
     const closing = watch(lb.close({ drain: 5_000 }));
@@ -242,14 +248,7 @@ describe('lb.close({ drain })', () => {
   });
 
   it('resolves as soon as the last open WebSocket closes, before the deadline', async () => {
-    const one = await startWsUpstream('one');
-    servers.push(one);
-    balanced = await startBalancer({ targets: [one.url] }, { runtime: fakeRuntime(clock) });
-    const { lb, front } = balanced;
-    front.server.on('upgrade', lb.upgrade);
-    const ws = new WebSocket(`ws://127.0.0.1:${front.port}/chat`);
-    clients.push(ws);
-    await once(ws, 'open');
+    const { lb, ws } = await openWebSocket();
 
     const closing = lb.close({ drain: 5_000 });
     ws.close();
