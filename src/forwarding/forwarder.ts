@@ -115,14 +115,14 @@ export class Forwarder {
    * name a host. `undefined` when it climbs above the root; throws what a rewrite threw.
    */
   private upstreamRelative(req: Request): string | undefined {
-    const relative = relativePath(req.url);
-    const { pathRewrite } = this.ctx.config;
+    const { pathRewrite, encodedSlashes } = this.ctx.config;
+    const relative = relativePath(req.url, encodedSlashes);
     if (relative === undefined || pathRewrite === undefined) return relative;
     const rewritten: unknown = pathRewrite(relative, req);
     if (typeof rewritten !== 'string') {
       throw new TypeError(`express-load-balance: pathRewrite must return a string synchronously, got ${typeof rewritten}`);
     }
-    return relativePath(rewritten);
+    return relativePath(rewritten, encodedSlashes);
   }
 
   /**

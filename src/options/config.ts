@@ -8,10 +8,13 @@ import type { AxiosInterceptorManager, InternalAxiosRequestConfig } from 'axios'
 import type { TargetState } from '../balancing/target';
 import type { HashKey, Strategy, StrategyFactory } from '../balancing/strategies/types';
 import type { TargetSpec } from './targets';
-import type { DnsTargets, PathRewriteFunction } from './types';
+import type { DnsTargets, LoadBalanceOptions, PathRewriteFunction } from './types';
 
 /** {@link LoadBalanceOptions.xForwarded} after validation; `'trust'` stands for "unset". */
 export type XForwardedMode = 'trust' | 'append' | 'replace' | false;
+
+/** {@link LoadBalanceOptions.encodedSlashes} after validation. */
+export type EncodedSlashesMode = NonNullable<LoadBalanceOptions['encodedSlashes']>;
 
 /** The internal, validated, frozen configuration. Nothing downstream re-checks it. */
 export interface BalancerConfig {
@@ -31,6 +34,7 @@ export interface BalancerConfig {
   readonly resilience: ResilienceConfig;
   readonly axios: AxiosBase;
   readonly pathRewrite: PathRewriteFunction | undefined;
+  readonly encodedSlashes: EncodedSlashesMode;
 }
 
 /**

@@ -28,6 +28,7 @@ export const DEFAULTS = deepFreeze({
   /** Stands for "unset": follow the app's `trust proxy` setting. */
   xForwarded: 'trust',
   maxBodySize: Infinity,
+  encodedSlashes: 'keep',
   connectTimeout: 5_000,
   retries: 2,
   /** A bare number as `retryBudget` is the ratio; `minPerSecond` keeps its default. */

@@ -83,6 +83,7 @@ export const MESSAGES = deepFreeze({
     strategy: 'only applies to strategy "consistent-hash"',
   },
   xForwarded: "must be 'append', 'replace' or false (unset: follow the app's trust proxy setting)",
+  encodedSlashes: "must be 'keep', 'decode' or 'reject'",
   sticky: {
     cookie: 'must be a cookie name (an RFC 6265 token)',
     /** Given the secret's length, never the secret: messages end up in logs. */

@@ -30,6 +30,7 @@ const KNOWN_OPTIONS = [
   'xForwarded',
   'axios',
   'pathRewrite',
+  'encodedSlashes',
   ...RESILIENCE_KEYS,
 ] as const;
 
@@ -56,6 +57,10 @@ export function normalizeOptions(options: unknown, strategies: Readonly<Record<s
   if (xForwarded !== undefined && xForwarded !== 'append' && xForwarded !== 'replace' && xForwarded !== false) {
     fail('xForwarded', MESSAGES.xForwarded, xForwarded);
   }
+  const encodedSlashes = own(opts, 'encodedSlashes');
+  if (encodedSlashes !== undefined && encodedSlashes !== 'keep' && encodedSlashes !== 'decode' && encodedSlashes !== 'reject') {
+    fail('encodedSlashes', MESSAGES.encodedSlashes, encodedSlashes);
+  }
   const hashKey = own(opts, 'hashKey');
   if (hashKey !== undefined) {
     if (typeof hashKey !== 'function') fail('hashKey', MESSAGES.hashKey.function, hashKey);
@@ -80,6 +85,7 @@ export function normalizeOptions(options: unknown, strategies: Readonly<Record<s
     resilience: parseResilience(opts),
     axios: parseAxiosOption(own(opts, 'axios')),
     pathRewrite: parsePathRewrite(own(opts, 'pathRewrite')),
+    encodedSlashes: encodedSlashes ?? DEFAULTS.encodedSlashes,
   });
 }
 

@@ -157,6 +157,27 @@ export interface LoadBalanceOptions extends ResilienceOptions {
    * ```
    */
   pathRewrite?: PathRewrite;
+  /**
+   * What happens to a percent-encoded slash (`%2F`) or backslash (`%5C`), any case, in
+   * the request path (the query is never touched), as Envoy's
+   * `path_with_escaped_slashes_action`:
+   *
+   * - `'keep'` (default): sent as they are.
+   * - `'decode'`: `%2F` becomes `/` before dot-segments are resolved, as nginx does;
+   *   `%5C` decodes to a backslash, which is sent as `%5C` like any raw backslash.
+   * - `'reject'`: a path holding `%2F`, `%5C` or a raw backslash (which would be sent as
+   *   `%5C`) is answered 400 ({@link BadRequestError}).
+   *
+   * In every mode, a path that would climb above the target's base path for an upstream
+   * that decodes it once and reads `\` as `/` (`/..%2fadmin`, `/%2e%2e%5cadmin`) is
+   * answered 400. Applies to WebSocket upgrades and to what `pathRewrite` returns too.
+   * @example
+   * ```ts
+   * // /api/a%2Fb reaches the upstream as /v1/a/b
+   * app.use('/api', loadBalance({ targets: ['http://10.0.0.5:3000/v1'], encodedSlashes: 'decode' }));
+   * ```
+   */
+  encodedSlashes?: 'keep' | 'decode' | 'reject';
 }
 
 /**

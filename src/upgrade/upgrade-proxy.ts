@@ -76,7 +76,7 @@ export class UpgradeProxy implements TunnelOwner {
       this.reject(req, socket, new BadRequestError('only WebSocket upgrades (GET, Upgrade: websocket) are forwarded'));
       return;
     }
-    const relative = relativePath(req.url ?? '/');
+    const relative = relativePath(req.url ?? '/', this.ctx.config.encodedSlashes);
     if (relative === undefined) {
       this.reject(req, socket, new BadRequestError('upgrade request path climbs above its root'));
       return;
