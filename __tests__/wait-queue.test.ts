@@ -128,6 +128,28 @@ describe('the wait queue', () => {
     });
   });
 
+  it('answers what waits with 503 ELB_NO_TARGET and Connection: close when the balancer closes', async () => {
+    const holder = new Holder();
+    upstreams = await holder.startUpstreams(['a']);
+    balanced = await startBalancer({ targets: [upstreams[0]!.url], maxInFlightPerTarget: 1, queue: { size: 5, timeout: 60_000 } });
+    const left: DequeueEvent[] = [];
+    balanced.lb.on('dequeue', (event) => left.push(event));
+    const first = request(balanced.url, { path: '/slow?first' });
+    await holder.arrived(1);
+    const waiting = request(balanced.url, { path: '/slow?waiting', headers: { connection: 'keep-alive' } });
+    await until(() => queueLength() === 1);
+    const closing = balanced.lb.close({ drain: 60_000 });
+    const refused = await waiting;
+    expect(refused.status).toBe(503);
+    expect(refused.headers.connection).toBe('close');
+    expect(balanced.errors.map((e) => (e as { code?: string }).code)).toEqual(['ELB_NO_TARGET']);
+    expect(left.map((e) => e.result)).toEqual(['closed']);
+    holder.releaseAll();
+    expect((await first).status).toBe(200);
+    await closing;
+    expect((upstreams[0] as Upstream).seen.map((s) => s.url)).toEqual(['/slow?first']);
+  });
+
   it('forgets a client that leaves while waiting, and sends nothing upstream for it', async () => {
     const holder = new Holder();
     upstreams = await holder.startUpstreams(['a']);
