@@ -83,7 +83,7 @@ const busy = busyTutorialPorts();
 const itWithFreePorts = busy.length === 0 || process.env.CI === 'true' ? it : it.skip;
 const skipNote = busy.length === 0 ? '' : ` (skipped: ${busy.length === 1 ? 'port' : 'ports'} ${busy.join(', ')} in use on this machine)`;
 
-/** `npm run <script>`, started by {@link runScript}. */
+/** `npm run <script>` (`-- <extraArgs>`), started by {@link runScript}. */
 interface ScriptRun {
   child: ChildProcess;
   /** Everything it printed so far, stdout and stderr together. */
@@ -96,12 +96,12 @@ interface ScriptRun {
  * dies of the signal instead of reporting its child's exit code. The child leads its
  * own process group, so ending the group ends the example and tsx together.
  */
-function runScript(script: string): ScriptRun {
+function runScript(script: string, extraArgs: readonly string[] = []): ScriptRun {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const [bin, ...args] = pkg.scripts[script]!.split(' ');
   expect(bin).toBe('tsx');
   const tsx = path.join(REPO, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  const child = spawn(process.execPath, [tsx, ...args], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [tsx, ...args, ...extraArgs], { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const run: ScriptRun = { child, output: '', exited: once(child, 'exit') as ScriptRun['exited'] };
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (run.output += chunk));
@@ -178,5 +178,33 @@ describe('npm run example:cluster', () => {
     expect(new Set(responses.map((r) => r.headers['x-worker'])).size).toBe(Math.min(2, availableParallelism()));
 
     expect(await interrupt(run)).toEqual(stoppedCleanly);
+  });
+});
+
+describe('npm run example:load', () => {
+  let tutorial: ScriptRun | undefined;
+  let load: ScriptRun | undefined;
+  afterAll(() => {
+    killLeftover(load);
+    killLeftover(tutorial);
+  });
+
+  itWithFreePorts(`says nothing listens on 8080 and exits with code 1 when the tutorial is not running${skipNote}`, async () => {
+    load = runScript('example:load', ['1']);
+    expect(await load.exited).toEqual([1, null]);
+    expect(load.output).toContain('Nothing listens on http://127.0.0.1:8080');
+  });
+
+  itWithFreePorts(`loads the running tutorial for 2 s and counts the answers of all three servers${skipNote}`, async () => {
+    tutorial = runScript('example');
+    if (!(await readyOrPortsTaken(tutorial, 'example'))) return;
+
+    load = runScript('example:load', ['2']);
+    expect(await load.exited).toEqual([0, null]);
+    expect(load.output).toMatch(/\d+ s: \d+ requests answered/);
+    expect(load.output).toMatch(/\b\d+ req\/s, latency p50 [\d.]+ ms, p99 [\d.]+ ms/);
+    for (const server of [1, 2, 3]) expect(load.output).toMatch(new RegExp(`server ${server}: [1-9]\\d*`));
+
+    expect(await interrupt(tutorial)).toEqual(stoppedCleanly);
   });
 });
