@@ -128,7 +128,8 @@ describe('the wait queue', () => {
     });
   });
 
-  it('answers what waits with 503 ELB_NO_TARGET and Connection: close when the balancer closes', async () => {
+  /** One target with room for one request, that request held there, and the queue's leavers recorded. */
+  async function oneSlotTaken(): Promise<{ holder: Holder; left: DequeueEvent[]; first: Promise<SimpleResponse> }> {
     const holder = new Holder();
     upstreams = await holder.startUpstreams(['a']);
     balanced = await startBalancer({ targets: [upstreams[0]!.url], maxInFlightPerTarget: 1, queue: { size: 5, timeout: 60_000 } });
@@ -136,13 +137,18 @@ describe('the wait queue', () => {
     balanced.lb.on('dequeue', (event) => left.push(event));
     const first = request(balanced.url, { path: '/slow?first' });
     await holder.arrived(1);
-    const waiting = request(balanced.url, { path: '/slow?waiting', headers: { connection: 'keep-alive' } });
+    return { holder, left, first };
+  }
+
+  it('answers what waits with 503 ELB_NO_TARGET and Connection: close when the balancer closes', async () => {
+    const { holder, left, first } = await oneSlotTaken();
+    const waiting = request(balanced!.url, { path: '/slow?waiting', headers: { connection: 'keep-alive' } });
     await until(() => queueLength() === 1);
-    const closing = balanced.lb.close({ drain: 60_000 });
+    const closing = balanced!.lb.close({ drain: 60_000 });
     const refused = await waiting;
     expect(refused.status).toBe(503);
     expect(refused.headers.connection).toBe('close');
-    expect(balanced.errors.map((e) => (e as { code?: string }).code)).toEqual(['ELB_NO_TARGET']);
+    expect(balanced!.errors.map((e) => (e as { code?: string }).code)).toEqual(['ELB_NO_TARGET']);
     expect(left.map((e) => e.result)).toEqual(['closed']);
     holder.releaseAll();
     expect((await first).status).toBe(200);
@@ -151,15 +157,9 @@ describe('the wait queue', () => {
   });
 
   it('forgets a client that leaves while waiting, and sends nothing upstream for it', async () => {
-    const holder = new Holder();
-    upstreams = await holder.startUpstreams(['a']);
-    balanced = await startBalancer({ targets: [upstreams[0]!.url], maxInFlightPerTarget: 1, queue: { size: 5, timeout: 60_000 } });
-    const left: DequeueEvent[] = [];
-    balanced.lb.on('dequeue', (event) => left.push(event));
-    const first = request(balanced.url, { path: '/slow?first' });
-    await holder.arrived(1);
+    const { holder, left, first } = await oneSlotTaken();
     const controller = new AbortController();
-    const waiting = request(balanced.url, { path: '/slow?gone', signal: controller.signal }).catch((error: unknown) => error);
+    const waiting = request(balanced!.url, { path: '/slow?gone', signal: controller.signal }).catch((error: unknown) => error);
     await until(() => queueLength() === 1);
     controller.abort();
     await until(() => queueLength() === 0);
