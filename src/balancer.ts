@@ -41,6 +41,8 @@ export class Balancer {
   private readonly pool: Pool;
   private readonly forwarder: Forwarder;
   private readonly upgradeContext: UpgradeContext;
+  /** The attempt lifecycle the forwarder and the WebSocket proxy share: what a drain waits on. */
+  private readonly lifecycle: AttemptLifecycle;
   private readonly health: ActiveHealthCheck | undefined;
   private readonly outliers: OutlierDetection | undefined;
   private readonly backPressure: BackPressure | undefined;
@@ -114,15 +116,21 @@ export class Balancer {
     this.axios = createAxios(config.axios, createAdapter(), httpAgent, httpsAgent);
 
     const budget = new RetryBudget(resilience.retryBudget.ratio, resilience.retryBudget.minPerSecond, clock);
-    this.forwarder = new Forwarder({ config, axios: this.axios, selector, lifecycle, budget, events: this.events, clock, sticky, queue });
-    this.upgradeContext = {
+    const deadlines = Object.freeze({ timeout: config.timeout, connectTimeout: resilience.connectTimeout });
+    this.lifecycle = lifecycle;
+    this.forwarder = new Forwarder({
       config,
+      axios: this.axios,
       selector,
       lifecycle,
+      budget,
       events: this.events,
-      deadlines: Object.freeze({ timeout: config.timeout, connectTimeout: resilience.connectTimeout }),
-      closed: () => this.closing !== undefined,
-    };
+      clock,
+      deadlines,
+      sticky,
+      queue,
+    });
+    this.upgradeContext = { config, selector, lifecycle, events: this.events, deadlines, closed: () => this.closing !== undefined };
   }
 
   handle(req: Request, res: Response, next: NextFunction): void {
@@ -232,11 +240,6 @@ export class Balancer {
   private abortInFlight(): void {
     this.upgrades?.close();
     this.lifecycle.abortAll();
-  }
-
-  /** The attempt lifecycle the forwarder and the WebSocket proxy share. */
-  private get lifecycle(): AttemptLifecycle {
-    return this.upgradeContext.lifecycle;
   }
 
   /** The `drain` of close()'s argument in ms, checked like an option; undefined: free at once. */

@@ -18,6 +18,8 @@ export interface ForwardingParts {
   readonly budget: RetryBudget;
   readonly events: Events;
   readonly clock: Clock;
+  /** The `timeout` and `connectTimeout` options, shared with the WebSocket proxy. */
+  readonly deadlines: Deadlines;
   readonly sticky: StickySessions | undefined;
   /** The `queue` option's wait queue, when it is on. */
   readonly queue: WaitQueue | undefined;
@@ -25,7 +27,6 @@ export interface ForwardingParts {
 
 /** What an exchange needs: the parts, and what follows from them. */
 export interface ExchangeContext extends ForwardingParts {
-  readonly deadlines: Deadlines;
   /** True when nothing on `axios` (interceptors, default headers) would change a request. */
   direct(): boolean;
 }

@@ -18,12 +18,8 @@ export class Forwarder {
   private readonly ctx: ExchangeContext;
 
   constructor(parts: ForwardingParts) {
-    const { axios, config } = parts;
-    this.ctx = {
-      ...parts,
-      deadlines: Object.freeze({ timeout: config.timeout, connectTimeout: config.resilience.connectTimeout }),
-      direct: () => !axiosChangesRequests(axios),
-    };
+    const { axios } = parts;
+    this.ctx = { ...parts, direct: () => !axiosChangesRequests(axios) };
   }
 
   handle(req: Request, res: Response, next: NextFunction): void {
