@@ -5,4 +5,4 @@ import { NODE_BALANCERS } from './balancers';
 const [id, ...targets] = process.argv.slice(2);
 const load = id === undefined ? undefined : NODE_BALANCERS[id];
 if (load === undefined) throw new Error(`unknown balancer ${id}`);
-serve(load()(targets));
+void Promise.resolve(load()(targets)).then((listener) => serve(listener));

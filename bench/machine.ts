@@ -33,6 +33,7 @@ export function describeMachine(extra: readonly string[]): string[] {
     `Memory: ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${os.type()} ${os.release()}`,
     `Node ${process.version}; express ${packageVersion('express')}, axios ${packageVersion('axios')}, ` +
       `http-proxy-middleware ${packageVersion('http-proxy-middleware')}, express-http-proxy ${packageVersion('express-http-proxy')}, ` +
+      `undici ${packageVersion('undici')}, fastify ${packageVersion('fastify')}, @fastify/reply-from ${packageVersion('@fastify/reply-from')}, ` +
       `autocannon ${packageVersion('autocannon')}`,
     `express-load-balance: built package (dist) from commit ${commit()}`,
     ...extra,

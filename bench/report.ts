@@ -6,6 +6,8 @@ import type { Scenario } from './scenarios';
 
 export const DIRECT = 'direct';
 export const PEER = 'http-proxy-middleware-keepalive';
+/** The floor the library's CPU goal is set against: Express 5 with a bare undici Pool. */
+export const FLOOR = 'express-undici';
 
 /** Little's law: a run's mean latency must match connections / throughput within this. */
 const LITTLE_TOLERANCE = 0.1;
@@ -109,9 +111,9 @@ export function renderReport(input: ReportInput): string {
   const lines: string[] = [`# express-load-balance benchmark, ${input.date.toISOString().slice(0, 16).replace('T', ' ')} UTC`, ''];
 
   lines.push(
-    '## Balancer CPU time per request (µs), and its ratio to http-proxy-middleware + keep-alive',
+    '## Balancer CPU time per request (µs), and its ratios to http-proxy-middleware + keep-alive (D) and to Express + undici Pool (U)',
     '',
-    'Median over the rounds of CPU time (user + system, all threads) of the balancer process(es) divided by the responses it delivered. Lower is better.',
+    'Median over the rounds of CPU time (user + system, all threads) of the balancer process(es) divided by the responses it delivered. Lower is better. Ratios are taken within each round, then the median.',
     '',
   );
   lines.push(
@@ -124,7 +126,9 @@ export function renderReport(input: ReportInput): string {
           ...input.scenarios.map((s) => {
             const runs = runsOf(s.id, c.id);
             const cpu = median(defined(runs.map(cpuPerRequest)));
-            return cpu === undefined ? '–' : `${fmt.int(cpu)} (${fmt.ratio(ratio(runs, all, PEER, cpuPerRequest))})`;
+            if (cpu === undefined) return '–';
+            const floor = ratio(runs, all, FLOOR, cpuPerRequest);
+            return `${fmt.int(cpu)} (${fmt.ratio(ratio(runs, all, PEER, cpuPerRequest))} D${floor === undefined ? '' : `, ${fmt.ratio(floor)} U`})`;
           }),
         ]),
     ),
@@ -162,6 +166,7 @@ export function renderReport(input: ReportInput): string {
         String(runs.reduce((sum, m) => sum + m.load.non2xx, 0)),
         fmt.int(median(defined(runs.map(cpuPerRequest)))),
         ratioWithRange(runs, all, PEER, cpuPerRequest),
+        fmt.ratio(ratio(runs, all, FLOOR, cpuPerRequest)),
         fmt.mb(runs.reduce<number | undefined>((max, m) => (m.peakRss === undefined ? max : Math.max(max ?? 0, m.peakRss)), undefined)),
         !checked ? 'n/a' : off.length === 0 ? 'ok' : `⚠ ${off.length}/${runs.length}`,
       ];
@@ -179,6 +184,7 @@ export function renderReport(input: ReportInput): string {
           'non-2xx',
           'CPU µs/req',
           'CPU × hpm+ka (range)',
+          'CPU × U',
           'peak RSS MB',
           "Little's law",
         ],

@@ -9,7 +9,7 @@ import { contenders } from './contenders';
 import { describeMachine } from './machine';
 import { measure, type Measurement } from './measure';
 import { ProcessGroup, readyPort } from './processes';
-import { DIRECT, PEER, renderReport } from './report';
+import { DIRECT, FLOOR, PEER, renderReport } from './report';
 import { SCENARIOS, type Scenario } from './scenarios';
 import { readSettings, type Settings } from './settings';
 import { findNginx, nginxVersion } from './balancers/nginx';
@@ -36,7 +36,7 @@ async function startUpstreams(group: ProcessGroup): Promise<string[]> {
 
 function chosen(list: readonly Contender[], settings: Settings): Contender[] {
   const { only } = settings;
-  return only === undefined ? [...list] : list.filter((c) => only.has(c.id) || c.id === DIRECT || c.id === PEER);
+  return only === undefined ? [...list] : list.filter((c) => only.has(c.id) || c.id === DIRECT || c.id === PEER || c.id === FLOOR);
 }
 
 function describeSettings(s: Settings): string {

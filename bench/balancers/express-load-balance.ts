@@ -26,3 +26,17 @@ export const buildCandidate: BuildBalancer = (targets) => {
   if (candidate === undefined) throw new Error('BENCH_CANDIDATE is not set');
   return buildFrom(path.resolve(candidate))(targets);
 };
+
+/**
+ * With one request interceptor on `lb.axios` that changes nothing: every request then
+ * goes through axios's pipeline, as in an app that signs or traces upstream requests.
+ */
+export const buildWithInterceptor: BuildBalancer = (targets) => {
+  const { loadBalance } = require(DIST) as Package;
+  const app = express();
+  app.use(express.json());
+  const lb = loadBalance({ targets });
+  lb.axios.interceptors.request.use((config) => config);
+  app.use(lb);
+  return app;
+};

@@ -1,9 +1,9 @@
-/** Plain rotation over `targets`, for the proxies that take a per-request target function. */
-export function rotation(targets: readonly string[]): () => string {
+/** Plain rotation over `items`, for the proxies that take a per-request target function. */
+export function rotation<T>(items: readonly T[]): () => T {
   let next = 0;
   return () => {
-    const target = targets[next]!;
-    next = (next + 1) % targets.length;
-    return target;
+    const item = items[next]!;
+    next = (next + 1) % items.length;
+    return item;
   };
 }
