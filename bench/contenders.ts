@@ -40,6 +40,9 @@ export function contenders(group: ProcessGroup, { execArgv, candidate }: Contend
     node('express-load-balance', 'express-load-balance (defaults)'),
     ...(candidate === undefined ? [] : [node('express-load-balance-candidate', 'express-load-balance, candidate build')]),
     node('express-load-balance-interceptor', 'express-load-balance + a no-op axios interceptor'),
+    ...(candidate === undefined
+      ? []
+      : [node('express-load-balance-candidate-interceptor', 'express-load-balance, candidate build + a no-op axios interceptor')]),
     node('node-http', 'N: bare node:http proxy, keep-alive agent'),
     node('express-undici', 'U: Express 5 + bare undici Pool'),
     node('fastify-reply-from', 'R: fastify + @fastify/reply-from'),

@@ -8,35 +8,34 @@ type Package = typeof import('../../src/index');
 
 const DIST = path.join(__dirname, '..', '..', 'dist', 'index.js');
 
-function buildFrom(dist: string): BuildBalancer {
+function buildFrom(dist: string, interceptor: boolean): BuildBalancer {
   return (targets) => {
     const { loadBalance } = require(dist) as Package;
     const app = express();
     app.use(express.json());
-    app.use(loadBalance({ targets }));
+    const lb = loadBalance({ targets });
+    if (interceptor) lb.axios.interceptors.request.use((config) => config);
+    app.use(lb);
     return app;
   };
 }
 
-export const build: BuildBalancer = buildFrom(DIST);
+function candidate(): string {
+  const built = process.env.BENCH_CANDIDATE;
+  if (built === undefined) throw new Error('BENCH_CANDIDATE is not set');
+  return path.resolve(built);
+}
 
-/** Another build (BENCH_CANDIDATE, a built index.js), to measure a change against this one in the same run. */
-export const buildCandidate: BuildBalancer = (targets) => {
-  const candidate = process.env.BENCH_CANDIDATE;
-  if (candidate === undefined) throw new Error('BENCH_CANDIDATE is not set');
-  return buildFrom(path.resolve(candidate))(targets);
-};
+export const build: BuildBalancer = buildFrom(DIST, false);
 
 /**
  * With one request interceptor on `lb.axios` that changes nothing: every request then
- * goes through axios's pipeline, as in an app that signs or traces upstream requests.
+ * goes through the interceptors, as in an app that signs or traces upstream requests.
  */
-export const buildWithInterceptor: BuildBalancer = (targets) => {
-  const { loadBalance } = require(DIST) as Package;
-  const app = express();
-  app.use(express.json());
-  const lb = loadBalance({ targets });
-  lb.axios.interceptors.request.use((config) => config);
-  app.use(lb);
-  return app;
-};
+export const buildWithInterceptor: BuildBalancer = buildFrom(DIST, true);
+
+/** Another build (BENCH_CANDIDATE, a built index.js), to measure a change against this one in the same run. */
+export const buildCandidate: BuildBalancer = (targets) => buildFrom(candidate(), false)(targets);
+
+/** The candidate build with the no-op interceptor. */
+export const buildCandidateWithInterceptor: BuildBalancer = (targets) => buildFrom(candidate(), true)(targets);

@@ -5,6 +5,8 @@ import type { BuildBalancer } from './types';
 export const NODE_BALANCERS: Readonly<Record<string, () => BuildBalancer>> = {
   'express-load-balance': () => (require('./express-load-balance') as typeof import('./express-load-balance')).build,
   'express-load-balance-candidate': () => (require('./express-load-balance') as typeof import('./express-load-balance')).buildCandidate,
+  'express-load-balance-candidate-interceptor': () =>
+    (require('./express-load-balance') as typeof import('./express-load-balance')).buildCandidateWithInterceptor,
   'express-load-balance-interceptor': () =>
     (require('./express-load-balance') as typeof import('./express-load-balance')).buildWithInterceptor,
   'node-http': () => (require('./node-http') as typeof import('./node-http')).build,

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosAdapter, type AxiosInstance, type CreateAxiosDefaults } from 'axios';
 import type { AxiosBase } from '../options/config';
+import { hasActive } from './axios-pipeline';
 
 /**
  * The balancer's axios instance: the user's defaults, then the settings the balancer
@@ -39,13 +40,6 @@ export function createAxios(base: AxiosBase, adapter: AxiosAdapter, httpAgent: h
     instance.interceptors.request.use(h.fulfilled, h.rejected, { synchronous: h.synchronous, runWhen: h.runWhen ?? null });
   }
   return instance;
-}
-
-/** Whether an axios interceptor list holds any (ejected ones are left as null). */
-function hasActive(handlers: ReadonlyArray<unknown> | undefined): boolean {
-  if (handlers === undefined) return false;
-  for (let i = 0; i < handlers.length; i++) if (handlers[i] !== null) return true;
-  return false;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Clock } from '../clock';
 import type { Events } from '../observability/events';
 import type { BalancerConfig } from '../options/config';
 import type { RetryBudget } from '../resilience/retry-budget';
+import type { AxiosPipeline } from './axios-pipeline';
 import type { Deadlines } from './transport';
 
 /** The balancer's parts that forwarding uses, built once by the balancer. */
@@ -27,6 +28,8 @@ export interface ForwardingParts {
 
 /** What an exchange needs: the parts, and what follows from them. */
 export interface ExchangeContext extends ForwardingParts {
+  /** Sends an attempt through the interceptors on `axios`. */
+  readonly pipeline: AxiosPipeline;
   /** True when nothing on `axios` (interceptors, default headers) would change a request. */
   direct(): boolean;
 }

@@ -4,6 +4,7 @@ import type { WaitQueue } from '../balancing/wait-queue';
 import { BadRequestError, NoTargetError, PayloadTooLargeError } from '../errors';
 import { log } from '../observability/log';
 import { axiosChangesRequests } from './axios-instance';
+import { AxiosPipeline } from './axios-pipeline';
 import { requestBody } from './body';
 import type { ExchangeContext, ForwardingParts } from './context';
 import { Exchange } from './exchange';
@@ -19,7 +20,7 @@ export class Forwarder {
 
   constructor(parts: ForwardingParts) {
     const { axios } = parts;
-    this.ctx = { ...parts, direct: () => !axiosChangesRequests(axios) };
+    this.ctx = { ...parts, pipeline: new AxiosPipeline(axios), direct: () => !axiosChangesRequests(axios) };
   }
 
   handle(req: Request, res: Response, next: NextFunction): void {
