@@ -18,6 +18,8 @@ export interface Measurement {
   readonly cpuSeconds: number | undefined;
   /** Peak summed RSS of the balancer's processes during the run, in bytes. */
   readonly peakRss: number | undefined;
+  /** Peak RSS minus the RSS just before the run: what this scenario's load made it hold. */
+  readonly rssGrowth: number | undefined;
 }
 
 export async function measure(
@@ -26,7 +28,7 @@ export async function measure(
   scenario: Scenario,
   duration: number,
   rate: number | undefined,
-): Promise<{ load: LoadResult; cpuSeconds: number | undefined; peakRss: number | undefined }> {
+): Promise<{ load: LoadResult; cpuSeconds: number | undefined; peakRss: number | undefined; rssGrowth: number | undefined }> {
   const { pids } = running;
   const rss = pids.length === 0 ? undefined : new PeakRss(pids);
   let cpuAtStart = 0;
@@ -43,7 +45,8 @@ export async function measure(
       child.send(run);
     });
     const used = pids.length === 0 ? undefined : cpuSeconds(pids) - cpuAtStart;
-    return { load, cpuSeconds: used, peakRss: rss?.stop() };
+    const peakRss = rss?.stop();
+    return { load, cpuSeconds: used, peakRss, rssGrowth: rss === undefined || peakRss === undefined ? undefined : peakRss - rss.idle };
   } finally {
     rss?.stop();
     await group.stop(child);

@@ -50,16 +50,21 @@ export function childPids(pid: number): number[] {
   return found;
 }
 
-/** Samples the summed RSS of `pids` until stopped; the peak is the run's figure. */
+/**
+ * Samples the summed RSS of `pids` until stopped; the peak is the run's figure, and
+ * the first sample, taken before the load starts, the idle level it grew from.
+ */
 export class PeakRss {
   private peak = 0;
+  /** The RSS before the run: what the balancer held idle. */
+  readonly idle: number;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly pids: readonly number[],
     intervalMs = 100,
   ) {
-    this.sample();
+    this.idle = this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
   }
 
@@ -70,7 +75,7 @@ export class PeakRss {
     return this.peak;
   }
 
-  private sample(): void {
+  private sample(): number {
     let total = 0;
     for (const pid of this.pids) {
       try {
@@ -80,5 +85,6 @@ export class PeakRss {
       }
     }
     if (total > this.peak) this.peak = total;
+    return total;
   }
 }

@@ -168,6 +168,7 @@ export function renderReport(input: ReportInput): string {
         ratioWithRange(runs, all, PEER, cpuPerRequest),
         fmt.ratio(ratio(runs, all, FLOOR, cpuPerRequest)),
         fmt.mb(runs.reduce<number | undefined>((max, m) => (m.peakRss === undefined ? max : Math.max(max ?? 0, m.peakRss)), undefined)),
+        fmt.mb(runs.reduce<number | undefined>((max, m) => (m.rssGrowth === undefined ? max : Math.max(max ?? 0, m.rssGrowth)), undefined)),
         !checked ? 'n/a' : off.length === 0 ? 'ok' : `⚠ ${off.length}/${runs.length}`,
       ];
     });
@@ -186,6 +187,7 @@ export function renderReport(input: ReportInput): string {
           'CPU × hpm+ka (range)',
           'CPU × U',
           'peak RSS MB',
+          'RSS growth MB',
           "Little's law",
         ],
         rows,

@@ -46,7 +46,7 @@ function describeSettings(s: Settings): string {
       ? 'each connection sending its next request as soon as it has an answer; '
       : `at a fixed ${s.rate} requests/s (BENCH_RATE); `) +
     'autocannon in its own process; each balancer in its own process; three Express upstreams, one process each; loopback only. ' +
-    'CPU and peak RSS are read from /proc for the balancer process(es) over the measured window. ' +
+    'CPU and peak RSS are read from /proc for the balancer process(es) over the measured window; RSS growth is the peak minus the RSS just before the run (the most over the rounds). ' +
     'Express-based balancers have express.json() in front, as an application would; the tutorial has none, as published.'
   );
 }
