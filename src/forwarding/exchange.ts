@@ -13,6 +13,7 @@ import type { ExchangeContext } from './context';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import { ResponseRelay } from './response-relay';
 import { CALL_KEY, dispatch, UpstreamCall, type DispatchCallbacks } from './transport';
+import { leaveBodyUnread } from './unread-body';
 import { upstreamError } from './upstream-errors';
 import { joinBasePath } from './upstream-path';
 
@@ -204,7 +205,7 @@ export class Exchange implements DispatchCallbacks, AttemptOwner {
       // The body outgrew maxBodySize and was cut here: the client's fault, not the
       // target's, so neither a failure nor a retry.
       this.end({ result: 'aborted' });
-      if (!this.res.headersSent) this.res.setHeader('Connection', 'close');
+      leaveBodyUnread(this.req, this.res);
       if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error: tooLarge, target, req: this.req });
       this.next(tooLarge);
       return;
