@@ -105,6 +105,35 @@ describe('a request body larger than maxBodySize', () => {
     expect(upstream.seen).toEqual([]);
   });
 
+  it('takes no more of the body off the connection once refused, while its error handler takes its time', async () => {
+    upstream = await startUpstream('1');
+    const app = express();
+    balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 }, { app });
+    const socket = net.connect(balanced.front.port, '127.0.0.1');
+    let buffered = -1;
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express takes a handler for an error handler only if it has four parameters
+    const slow: express.ErrorRequestHandler = (err, req, res, _next) => {
+      // The client sends 256 KiB more before the answer. Another request served in the
+      // meantime proves the server polled its connections after those bytes had arrived.
+      socket.write(Buffer.alloc(256 * KiB, 'a'), () => {
+        void request(balanced!.url, { path: '/other' }).then(() => {
+          buffered = req.readableLength;
+          res.status(413).end();
+        });
+      });
+    };
+    app.use(slow);
+    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\nabc');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    await once(socket, 'close');
+    expect(Buffer.concat(chunks).toString('latin1')).toMatch(/^HTTP\/1\.1 413 /);
+    // Node's parser pushes what it reads into the request stream, unread here: only the
+    // 3 bytes that came with the head are there.
+    expect(buffered).toBe(3);
+  });
+
   it('leaves keep-alive alone for bodies within the limit', async () => {
     upstream = await startUpstream('1');
     balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 });
