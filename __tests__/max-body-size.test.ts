@@ -16,6 +16,13 @@ import {
 
 const KiB = 1024;
 
+/** An app's own error handler: answers as JSON, a turn later, as one that awaits something would. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express takes a handler for an error handler only if it has four parameters
+const answerAsJson: express.ErrorRequestHandler = (err, _req, res, _next) => {
+  const { status, code, limit } = err as PayloadTooLargeError;
+  setImmediate(() => res.status(status).json({ code, limit }));
+};
+
 describe('the maxBodySize option', () => {
   it.each([[-1], [1.5], ['1000'], [null], [NaN]])('is refused at construction when it is %p', (value) => {
     expect(() => loadBalance({ targets: ['http://127.0.0.1:1'], maxBodySize: value } as unknown as LoadBalanceOptions)).toThrow(
@@ -34,7 +41,10 @@ describe('a request body larger than maxBodySize', () => {
   let balanced: Balanced | undefined;
   afterEach(() => closeAll(balanced, upstream, recorder));
 
-  /** Sends `head` then `body` on a raw socket and reads until the server closes. */
+  /**
+   * Sends `head` then `body` on a raw socket and reads until the server closes. The
+   * tests send only part of a body they declare: an answer proves nobody waited for it.
+   */
   async function raw(port: number, head: string, body: string): Promise<string> {
     const socket = net.connect(port, '127.0.0.1');
     socket.write(`${head}\r\n\r\n${body}`);
@@ -71,16 +81,68 @@ describe('a request body larger than maxBodySize', () => {
     }
   });
 
-  it("is answered 413 by Express's default error handler once the client has sent it, without an upstream", async () => {
-    // finalhandler reads and discards an unread request body before it answers (as it
-    // does after body-parser's own 413); the connection is then closed.
+  it("is answered 413 by Express's default error handler before the body is read, without an upstream", async () => {
+    // finalhandler waits for the request to finish before it answers; the balancer marks
+    // the unread body as never to be read, so it answers at once.
     upstream = await startUpstream('1');
     balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 });
-    const text = await raw(balanced.front.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001', 'a'.repeat(1001));
+    const text = await raw(balanced.front.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001', 'abc');
     expect(text).toMatch(/^HTTP\/1\.1 413 /);
     expect(text).toMatch(/\r\nConnection: close\r\n/i);
     expect(upstream.seen).toEqual([]);
     expect(balanced.errors[0]).toMatchObject({ status: 413, code: 'ELB_PAYLOAD_TOO_LARGE' });
+  });
+
+  it('is answered at once by an app error handler, which shapes the answer', async () => {
+    upstream = await startUpstream('1');
+    const app = express();
+    balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 }, { app });
+    app.use(answerAsJson);
+    const text = await raw(balanced.front.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576', 'abc');
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).toMatch(/\r\nConnection: close\r\n/i);
+    expect(text).toMatch(/\r\n\r\n\{"code":"ELB_PAYLOAD_TOO_LARGE","limit":1000\}$/);
+    expect(upstream.seen).toEqual([]);
+  });
+
+  it('takes no more of the body off the connection once refused, while its error handler takes its time', async () => {
+    upstream = await startUpstream('1');
+    const app = express();
+    balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 }, { app });
+    const socket = net.connect(balanced.front.port, '127.0.0.1');
+    let buffered = -1;
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express takes a handler for an error handler only if it has four parameters
+    const slow: express.ErrorRequestHandler = (err, req, res, _next) => {
+      // The client sends 256 KiB more before the answer. Another request served in the
+      // meantime proves the server polled its connections after those bytes had arrived.
+      socket.write(Buffer.alloc(256 * KiB, 'a'), () => {
+        void request(balanced!.url, { path: '/other' }).then(() => {
+          buffered = req.readableLength;
+          res.status(413).end();
+        });
+      });
+    };
+    app.use(slow);
+    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\nabc');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    await once(socket, 'close');
+    expect(Buffer.concat(chunks).toString('latin1')).toMatch(/^HTTP\/1\.1 413 /);
+    // Node's parser pushes what it reads into the request stream, unread here: only the
+    // 3 bytes that came with the head are there.
+    expect(buffered).toBe(3);
+  });
+
+  it('leaves keep-alive alone for bodies within the limit', async () => {
+    upstream = await startUpstream('1');
+    balanced = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 });
+    const head = 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3';
+    // Two requests on one connection, the second asking to close it: the first answer must leave it open.
+    const text = await raw(balanced.front.port, head, `abc${head}\r\nConnection: close\r\n\r\nabc`);
+    expect(text.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+    expect(text.match(/\r\nConnection: close\r\n/gi)).toHaveLength(1);
+    expect(upstream.seen).toHaveLength(2);
   });
 
   it('is forwarded whole when its Content-Length equals maxBodySize', async () => {
@@ -170,6 +232,28 @@ describe('a request body larger than maxBodySize', () => {
     expect(balanced.lb.targets()[0]!.failures).toBe(0);
   });
 
+  it.each([
+    ["Express's default error handler", undefined],
+    ['an app error handler', answerAsJson],
+  ])('is answered 413 by %s as soon as a chunked body outgrows it, before its end', async (_name, handler) => {
+    const counter = await startCounter();
+    recorder = counter.server;
+    const app = express();
+    balanced = await startBalancer({ targets: [recorder.url], maxBodySize: 1000 }, { app });
+    if (handler !== undefined) app.use(handler);
+    // 1500 bytes in one chunk and no last chunk: the upstream, which answers at the end, never answers.
+    const text = await raw(
+      balanced.front.port,
+      'POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked',
+      `5dc\r\n${'a'.repeat(1500)}\r\n`,
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).toMatch(/\r\nConnection: close\r\n/i);
+    if (handler !== undefined) expect(text).toMatch(/\{"code":"ELB_PAYLOAD_TOO_LARGE","limit":1000\}$/);
+    await Promise.all(counter.requests.map((seen) => seen.closed));
+    expect(counter.requests.every((seen) => !seen.ended)).toBe(true);
+  });
+
   it('lets a chunked body up to maxBodySize through whole', async () => {
     const counter = await startCounter();
     recorder = counter.server;
@@ -197,5 +281,54 @@ describe('a request body larger than maxBodySize', () => {
     });
     expect(small.status).toBe(200);
     expect(upstream.seen).toHaveLength(1);
+  });
+});
+
+describe('a request with Expect: 100-continue, on a server that hands checkContinue to the app', () => {
+  let upstream: Upstream | undefined;
+  let balanced: Balanced | undefined;
+  afterEach(() => closeAll(balanced, upstream));
+
+  async function start(): Promise<Balanced> {
+    upstream = await startUpstream('1');
+    const app = express();
+    const started = await startBalancer({ targets: [upstream.url], maxBodySize: 1000 }, { app });
+    // Without this listener Node sends 100 Continue itself, before the app sees the request.
+    started.front.server.on('checkContinue', app);
+    return started;
+  }
+
+  /** Sends the head only, and the body only once `100 Continue` came; reads until the server closes. */
+  async function expectContinue(port: number, head: string, body: string): Promise<string> {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write(`${head}\r\nExpect: 100-continue\r\n\r\n`);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      const continued = !text.includes('100 Continue');
+      text += chunk.toString('latin1');
+      if (continued && text.includes('100 Continue')) socket.write(body);
+    });
+    await once(socket, 'close');
+    return text;
+  }
+
+  it('gets the 413 instead of 100 Continue when its Content-Length is too large', async () => {
+    balanced = await start();
+    const text = await expectContinue(balanced.front.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1001', 'a'.repeat(1001));
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).not.toMatch(/100 Continue/);
+    expect(text).toMatch(/\r\nConnection: close\r\n/i);
+    expect(upstream!.seen).toEqual([]);
+  });
+
+  it('gets 100 Continue from the balancer, then the answer, when its body is within the limit', async () => {
+    balanced = await start();
+    const text = await expectContinue(
+      balanced.front.port,
+      'POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000',
+      'a'.repeat(1000),
+    );
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(upstream!.seen[0]!.body.length).toBe(1000);
   });
 });

@@ -134,7 +134,10 @@ export class BadRequestError extends LoadBalanceError {
  * over the limit is refused before the body is read and before any upstream is
  * contacted; a streamed body that grows past it is cut, the upstream request aborted.
  * The answer closes the connection (`headers` carries `Connection: close`, and the
- * balancer sets it on the response), so the rest of the body is not read.
+ * balancer sets it on the response), so the rest of the body is not read. The balancer
+ * also stops reading the connection before `next(err)`, so Express's default error
+ * handler answers at once instead of waiting for the whole body; yours shapes the
+ * answer as usual.
  *
  * @example
  * ```ts

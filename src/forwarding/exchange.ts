@@ -14,6 +14,7 @@ import { copyResponseHead, type UpstreamHeaders } from './headers';
 import { ResponseRelay } from './response-relay';
 import type { PipelineCallbacks } from './axios-pipeline';
 import { dispatch, UpstreamCall } from './transport';
+import { leaveBodyUnread } from './unread-body';
 import { upstreamError } from './upstream-errors';
 import { joinBasePath } from './upstream-path';
 
@@ -198,7 +199,7 @@ export class Exchange implements PipelineCallbacks, AttemptOwner {
       // The body outgrew maxBodySize and was cut here: the client's fault, not the
       // target's, so neither a failure nor a retry.
       this.end({ result: 'aborted' });
-      if (!this.res.headersSent) this.res.setHeader('Connection', 'close');
+      leaveBodyUnread(this.req, this.res);
       if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error: tooLarge, target, req: this.req });
       this.next(tooLarge);
       return;

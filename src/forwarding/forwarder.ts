@@ -5,10 +5,12 @@ import { BadRequestError, NoTargetError, PayloadTooLargeError } from '../errors'
 import { log } from '../observability/log';
 import { axiosChangesRequests } from './axios-instance';
 import { AxiosPipeline } from './axios-pipeline';
-import { requestBody } from './body';
+import { requestBody, StreamedBody } from './body';
 import type { ExchangeContext, ForwardingParts } from './context';
 import { Exchange } from './exchange';
+import { continueIfAwaited } from './expect-continue';
 import { upstreamRequestHeaders } from './headers';
+import { leaveBodyUnread } from './unread-body';
 import { relativePath } from './upstream-path';
 
 /**
@@ -44,7 +46,7 @@ export class Forwarder {
     // Node's parser has already refused a Content-Length that is not a number or that
     // disagrees with another one, so one Number() is enough.
     if (max !== Infinity && req.readableEnded === false && Number(req.headers['content-length']) > max) {
-      this.refuseBody(res, next);
+      this.refuseBody(req, res, next);
       return;
     }
     const choice = this.ctx.selector.choose(req);
@@ -93,10 +95,12 @@ export class Forwarder {
     if (log.forward.enabled) log.forward('%s %s -> %s', req.method, req.originalUrl, target.url);
     const body = requestBody(req, config.resilience.retryBufferSize, max);
     if (Buffer.isBuffer(body) && body.length > max) {
-      this.refuseBody(res, next);
+      this.refuseBody(req, res, next);
       return;
     }
     const headers = upstreamRequestHeaders(req, target, config.preserveHost, config.xForwarded);
+    // Only a body still unread can be waiting for `100 Continue`.
+    if (req.headers.expect !== undefined && body instanceof StreamedBody) continueIfAwaited(res);
     if (Buffer.isBuffer(body)) {
       // A parser already read the stream: the re-serialised body has its own length,
       // and body-parser undid any Content-Encoding.
@@ -122,13 +126,10 @@ export class Forwarder {
     return relativePath(rewritten, encodedSlashes);
   }
 
-  /**
-   * 413 without reading the body: the connection is closed after the answer, as Node
-   * would otherwise read and discard the rest of the body to keep the connection alive.
-   */
-  private refuseBody(res: Response, next: NextFunction): void {
+  /** 413 without reading the body, answered at once: see {@link leaveBodyUnread}. */
+  private refuseBody(req: Request, res: Response, next: NextFunction): void {
     const max = this.ctx.config.maxBodySize;
-    if (!res.headersSent) res.setHeader('Connection', 'close');
+    leaveBodyUnread(req, res);
     next(new PayloadTooLargeError(`request body exceeds maxBodySize (${max} bytes)`, max));
   }
 }

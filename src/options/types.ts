@@ -82,8 +82,9 @@ export interface LoadBalanceOptions extends ResilienceOptions {
    * Largest request body, in bytes, that is forwarded. A `Content-Length` above it is
    * answered 413 ({@link PayloadTooLargeError}) before the body is read or an upstream
    * contacted; a chunked body that grows past it is cut, its upstream request aborted,
-   * and 413 sent if no response has started. A body an Express parser already read is
-   * checked once re-serialised. Default Infinity (bodies are streamed, not limited).
+   * and 413 sent if no response has started. The 413 goes out at once, before the rest
+   * of the body is read, and closes the connection. A body an Express parser already
+   * read is checked once re-serialised. Default Infinity (bodies are streamed, not limited).
    * @example
    * ```ts
    * app.use('/api', loadBalance({ targets, maxBodySize: 10 * 1024 * 1024 }));
