@@ -213,4 +213,11 @@ describe('interceptors on lb.axios, run by the balancer the way axios runs them'
     expect(errors[0]).toBeInstanceOf(CanceledError);
     expect(upstream!.seen).toHaveLength(0);
   });
+
+  it("refuses an app's own call made through lb.axios, sending nothing", async () => {
+    const { lb } = await start();
+
+    await expect(lb.axios.get(`${upstream!.url}/x`)).rejects.toMatchObject({ code: 'ERR_BAD_OPTION' });
+    expect(upstream!.seen).toHaveLength(0);
+  });
 });

@@ -1,42 +1,21 @@
-import type http from 'node:http';
 import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import { AxiosError } from 'axios';
-import { CALL_KEY, dispatch, type UpstreamCall } from './transport';
 
 /**
- * The balancer's axios adapter: {@link dispatch} behind axios's `adapter` option, so a
- * request that goes through axios (when `lb.axios` has interceptors or default headers)
- * still takes host and port from the target. Axios's default Node adapter would
- * re-parse the URL, add default headers, wrap redirects and decompression; a proxy hop
- * needs none of that.
+ * The adapter of `lb.axios`: it refuses every request. The balancer never calls
+ * `lb.axios.request()` (it runs the interceptors itself, see axios-pipeline.ts, and
+ * sends with its transport), so a request that reaches an adapter was made by an app
+ * through `lb.axios` for its own purposes: axios's own adapter would send it with the
+ * balancer's settings (a stream body, every status resolved, no redirects), which
+ * suits a proxy hop and no ordinary call. Use an instance of your own for those.
  */
 export function createAdapter(): AxiosAdapter {
   return (config: InternalAxiosRequestConfig) =>
-    new Promise<AxiosResponse>((resolve, reject) => {
-      const call = (config as unknown as Record<string, UpstreamCall | undefined>)[CALL_KEY];
-      if (call === undefined) {
-        reject(new AxiosError('express-load-balance: request has no target', AxiosError.ERR_BAD_OPTION, config));
-        return;
-      }
-      const agent: unknown = call.target.protocol === 'https:' ? config.httpsAgent : config.httpAgent;
-      dispatch(
-        call,
-        (config.method ?? 'get').toUpperCase(),
-        config.headers.toJSON(),
-        agent as http.Agent | undefined,
-        {
-          onResponse: (upstream) =>
-            resolve({
-              data: upstream,
-              status: upstream.statusCode ?? 0,
-              statusText: upstream.statusMessage ?? '',
-              headers: upstream.headers as AxiosResponse['headers'],
-              config,
-              request: call.request,
-            }),
-          onError: reject,
-        },
+    Promise.reject<AxiosResponse>(
+      new AxiosError(
+        "express-load-balance: lb.axios only carries the balancer's requests; make your own calls with an axios instance of your own",
+        AxiosError.ERR_BAD_OPTION,
         config,
-      );
-    });
+      ),
+    );
 }
