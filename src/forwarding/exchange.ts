@@ -12,6 +12,7 @@ import { RetryDecision } from './retry-decision';
 import type { ExchangeContext } from './context';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import { ResponseRelay } from './response-relay';
+import { rewriteResponseHead } from './response-rewrites';
 import { CALL_KEY, dispatch, UpstreamCall, type DispatchCallbacks } from './transport';
 import { upstreamError } from './upstream-errors';
 import { joinBasePath } from './upstream-path';
@@ -171,6 +172,9 @@ export class Exchange implements DispatchCallbacks, AttemptOwner {
       this.fail(new BadGatewayError(`${target.url} sent a response head that cannot be forwarded`, target.url, { cause }));
       return;
     }
+    // Before the sticky cookie is added: its Path is the balancer's own, not the upstream's.
+    const rewrites = ctx.config.responseRewrites;
+    if (rewrites !== undefined) rewriteResponseHead(rewrites, this.req, res, target, status);
     ctx.sticky?.respond(this.req, res, target);
     // Once bytes went to the client, nothing is retried.
     this.relay = new ResponseRelay(this.attempt!, upstream, res, this.body, retryAfter);
