@@ -19,6 +19,10 @@ export interface AnsweringTarget {
 /** scheme "://" authority, then the rest of the URL as the upstream wrote it. */
 const ABSOLUTE_URL = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(.*)$/is;
 
+/**
+ * Rewrites the Set-Cookie, Location and Content-Location headers already copied onto
+ * `res` from the answer of `target`, as `rules` say. Before the sticky cookie is added.
+ */
 export function rewriteResponseHead(
   rules: ResponseRewriteConfig,
   req: Request,
