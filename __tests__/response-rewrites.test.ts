@@ -168,6 +168,7 @@ describe('response rewrites (http-proxy-middleware names)', () => {
       ['another host', 'http://localhost.test/v1/items'],
       ['another scheme on the same host and port', 'https://{host}/v1/items'],
       ['user info before the same host', 'http://user@{host}/v1/items'],
+      ['a backslash after the same host', 'http://{host}\\evil.test/v1/items'],
       ['a relative path', '/v1/items'],
       ['a protocol-relative URL', '//{host}/v1/items'],
       ['not a URL at all', 'http://[/v1'],

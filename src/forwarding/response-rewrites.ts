@@ -85,13 +85,14 @@ function lookup(rule: CookieRewriteRules, value: string): string | undefined {
 
 /**
  * The URL made to point at the balancer, when it points at the target that answered
- * (same scheme, host and port; no user info); anything else comes back unchanged.
+ * (same scheme, host and port; no user info or backslash); anything else comes back unchanged.
  */
 function rewriteLocation(url: string, rule: LocationRewriteConfig, req: Request, target: AnsweringTarget): string {
   const match = ABSOLUTE_URL.exec(url);
   if (match === null) return url;
   const [, scheme, authority, rest] = match as unknown as [string, string, string, string];
-  if (`${scheme.toLowerCase()}:` !== target.protocol || authority.includes('@')) return url;
+  // A browser reads a backslash as "/" (WHATWG URL), so an authority holding one is not what it seems.
+  if (`${scheme.toLowerCase()}:` !== target.protocol || authority.includes('@') || authority.includes('\\')) return url;
   let host: string;
   try {
     // Lower-cases the host and drops a default port, as the target's hostHeader is written.
