@@ -6,6 +6,10 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { BALANCER_PORT, startBalancer, type RunningBalancer } from '../examples/tutorial/balancer';
 import { APP_PORTS, startAppServers, type AppServer } from '../examples/tutorial/servers';
+import type { LoadBalanceMiddleware } from 'express-load-balance';
+import { startAfter } from '../examples/from-http-proxy-middleware/after';
+import { startBefore } from '../examples/from-http-proxy-middleware/before';
+import { startUpstreams } from '../examples/from-http-proxy-middleware/upstreams';
 import { request } from './helpers/servers';
 
 const REPO = path.resolve(__dirname, '..');
@@ -57,6 +61,117 @@ describe('the tutorial example, in process', () => {
     });
     expect(posted.status).toBe(200);
     expect(posted.text).toBe(answer(1));
+  });
+});
+
+describe('examples/from-http-proxy-middleware: before and after give the same answers', () => {
+  let servers: Array<{ server: import('node:http').Server }> = [];
+  let lb: LoadBalanceMiddleware | undefined;
+
+  afterEach(async () => {
+    await lb?.close();
+    await Promise.all(servers.map(closeServer));
+    servers = [];
+    lb = undefined;
+  });
+
+  /** What a client sees of each answer that the rewrites could change. */
+  async function session(port: number): Promise<unknown[]> {
+    const url = `http://127.0.0.1:${port}`;
+    const headers = { host: `shop.test:${port}` };
+    const seen: unknown[] = [];
+    for (const [method, path] of [
+      ['GET', '/api/items/1'],
+      ['GET', '/api/items/2'],
+      ['POST', '/api/items'],
+      ['POST', '/api/login'],
+      ['GET', '/api/help'],
+    ] as const) {
+      const response = await request(url, { method, path, headers });
+      seen.push({
+        request: `${method} ${path}`,
+        status: response.status,
+        location: response.headers.location?.replace(String(port), '<port>'),
+        setCookie: response.headers['set-cookie'],
+        body: response.headers['content-type']?.startsWith('application/json') ? response.text : undefined,
+      });
+    }
+    return seen;
+  }
+
+  it('answers the same requests with the same statuses, bodies, redirects and cookies', async () => {
+    const upstreams = await startUpstreams([0, 0]);
+    servers.push(...upstreams);
+    const targets = upstreams.map((upstream) => upstream.url);
+    const before = await startBefore(targets, 0);
+    servers.push(before);
+    const after = await startAfter(targets, 0);
+    servers.push(after);
+    lb = after.lb;
+
+    const expected = await session(before.port);
+    expect(await session(after.port)).toEqual(expected);
+    // And what both give is what the example promises.
+    expect(expected).toEqual([
+      { request: 'GET /api/items/1', status: 200, location: undefined, setCookie: undefined, body: '{"id":"1"}' },
+      { request: 'GET /api/items/2', status: 200, location: undefined, setCookie: undefined, body: '{"id":"2"}' },
+      {
+        request: 'POST /api/items',
+        status: 201,
+        location: 'http://shop.test:<port>/api/items/7',
+        setCookie: undefined,
+        body: '{"id":"7"}',
+      },
+      {
+        request: 'POST /api/login',
+        status: 302,
+        location: 'http://shop.test:<port>/api/items/1',
+        setCookie: ['sid=abc123; Path=/api; HttpOnly'],
+        body: undefined,
+      },
+      { request: 'GET /api/help', status: 302, location: 'https://docs.example/shop', setCookie: undefined, body: undefined },
+    ]);
+  });
+});
+
+describe("README's table for users of http-proxy-middleware", () => {
+  /** The property names declared in one interface of a .d.ts file (its comments left out). */
+  function declared(file: string, name: string): string[] {
+    const source = readFileSync(path.join(REPO, 'node_modules', file), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+    const at = source.search(new RegExp(`interface ${name}\\b`));
+    expect(at).toBeGreaterThan(-1);
+    const open = source.indexOf('{', at);
+    let depth = 0;
+    let end = open;
+    do {
+      if (source[end] === '{') depth++;
+      else if (source[end] === '}') depth--;
+      end++;
+    } while (depth > 0);
+    // Top-level members only: a nested type's keys sit deeper, between braces.
+    const body = source.slice(open + 1, end - 1).replace(/\{[^{}]*\}/g, '{}');
+    return [...body.matchAll(/^\s*(\w+)\??:/gm)].map((m) => m[1]!);
+  }
+
+  it('lists every option and event of the installed version, and counts them right', () => {
+    const own = declared('http-proxy-middleware/dist/types.d.ts', 'Options').filter((key) => key !== 'on');
+    const events = declared('http-proxy-middleware/dist/types.d.ts', 'OnProxyEvent').map((event) => `on.${event}`);
+    const httpProxy = declared('@types/http-proxy/index.d.ts', 'ServerOptions');
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('## Coming from http-proxy-middleware'),
+      readme.indexOf('## How the upstream path is built'),
+    );
+    const rows = [...section.matchAll(/^\| `([\w.]+)` \| .+ \| (same name|another name|not needed|not supported)\b/gm)];
+    const listed = rows.map((row) => row[1]);
+    expect([...listed].sort()).toEqual([...own, ...events, ...httpProxy].sort());
+    const count = (kind: string) => rows.filter((row) => row[2] === kind).length;
+    const same = count('same name');
+    const other = count('another name');
+    expect(section).toContain(
+      `**${same + other} of ${rows.length} have an equivalent** (${same} under the same name, ${other} under another)`,
+    );
+    expect(section).toContain(`${count('not needed')} are not needed, ${count('not supported')} are\nnot supported`);
   });
 });
 

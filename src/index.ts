@@ -2,6 +2,7 @@ export { loadBalance, type LoadBalanceMiddleware } from './load-balance';
 export type {
   AxiosOption,
   CloseOptions,
+  CookieRewrite,
   HealthCheckOptions,
   LoadBalanceOptions,
   OutlierDetectionOptions,
@@ -9,6 +10,7 @@ export type {
   PathRewriteFunction,
   QueueOptions,
   ResilienceOptions,
+  ResponseRewriteOptions,
   RetryAfterOptions,
   StickyOptions,
   TargetInput,

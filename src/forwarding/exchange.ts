@@ -13,6 +13,7 @@ import type { ExchangeContext } from './context';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
 import { ResponseRelay } from './response-relay';
 import type { PipelineCallbacks } from './axios-pipeline';
+import { rewriteResponseHead } from './response-rewrites';
 import { dispatch, UpstreamCall } from './transport';
 import { leaveBodyUnread } from './unread-body';
 import { upstreamError } from './upstream-errors';
@@ -166,6 +167,9 @@ export class Exchange implements PipelineCallbacks, AttemptOwner {
       this.fail(new BadGatewayError(`${target.url} sent a response head that cannot be forwarded`, target.url, { cause }));
       return;
     }
+    // Before the sticky cookie is added: its Path is the balancer's own, not the upstream's.
+    const rewrites = ctx.config.responseRewrites;
+    if (rewrites !== undefined) rewriteResponseHead(rewrites, this.req, res, target, status);
     ctx.sticky?.respond(this.req, res, target);
     // Once bytes went to the client, nothing is retried.
     this.relay = new ResponseRelay(this.attempt!, upstream, res, this.body, retryAfter);

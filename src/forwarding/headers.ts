@@ -80,6 +80,18 @@ function firstEntry(value: string | string[] | undefined): string | undefined {
 }
 
 /**
+ * The host[:port] the client asked for, as Express 5's `req.host` reads it: the first
+ * X-Forwarded-Host entry when the peer is a proxy `trust proxy` trusts, else `Host`.
+ * (Express 4's `req.host` drops the port, so it cannot be used.)
+ */
+export function clientFacingHost(req: Request): string | undefined {
+  const peer = req.socket.remoteAddress;
+  const host =
+    peer !== undefined && trustProxyOf(req)(peer, 0) ? (firstEntry(req.headers['x-forwarded-host']) ?? req.headers.host) : req.headers.host;
+  return host === '' ? undefined : host;
+}
+
+/**
  * X-Forwarded-For as far as `trust` believes it, then the socket peer. Read from the
  * right, each entry was written by the hop after it: the peer (hop 0) vouches for the
  * last entry, that entry, if trusted in turn, for the one before, and so on. The first

@@ -35,6 +35,37 @@ export interface BalancerConfig {
   readonly axios: AxiosBase;
   readonly pathRewrite: PathRewriteFunction | undefined;
   readonly encodedSlashes: EncodedSlashesMode;
+  /** Undefined unless a response rewrite option is on: then no response header is looked at. */
+  readonly responseRewrites: ResponseRewriteConfig | undefined;
+}
+
+/** The validated response rewrite options; at least one of the three is set. */
+export interface ResponseRewriteConfig {
+  /** `cookieDomainRewrite`: rules for the `Domain` attribute of Set-Cookie. */
+  readonly cookieDomain: CookieRewriteRules | undefined;
+  /** `cookiePathRewrite`: rules for the `Path` attribute of Set-Cookie. */
+  readonly cookiePath: CookieRewriteRules | undefined;
+  /** `autoRewrite`, `hostRewrite`, `protocolRewrite`: for Location and Content-Location. */
+  readonly location: LocationRewriteConfig | undefined;
+}
+
+/** One cookie attribute's rewrite rules. */
+export interface CookieRewriteRules {
+  /** Old value (lower-cased when `ignoreCase`) to new; `''` removes the attribute. */
+  readonly exact: ReadonlyMap<string, string>;
+  /** The `'*'` rule: the new value for any value not in `exact`. */
+  readonly wildcard: string | undefined;
+  readonly ignoreCase: boolean;
+}
+
+/** How a Location pointing at the answering target is rewritten. */
+export interface LocationRewriteConfig {
+  /** `autoRewrite`: the client-facing host and scheme. */
+  readonly auto: boolean;
+  /** `hostRewrite`: this host[:port], before `auto`'s. */
+  readonly host: string | undefined;
+  /** `protocolRewrite`: this scheme, before `auto`'s. */
+  readonly protocol: 'http' | 'https' | undefined;
 }
 
 /**

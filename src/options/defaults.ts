@@ -29,6 +29,10 @@ export const DEFAULTS = deepFreeze({
   xForwarded: 'trust',
   maxBodySize: Infinity,
   encodedSlashes: 'keep',
+  /** The response rewrites are off unless given. */
+  cookieDomainRewrite: false,
+  cookiePathRewrite: false,
+  autoRewrite: false,
   connectTimeout: 5_000,
   retries: 2,
   /** A bare number as `retryBudget` is the ratio; `minPerSecond` keeps its default. */

@@ -111,6 +111,13 @@ export const MESSAGES = deepFreeze({
     statusRange: 'must be [lowest, highest]',
   },
 
+  responseRewrites: {
+    cookieShape: "must be false, a string, or an object { [old]: new } ('*' matches any value)",
+    cookieValue: 'must be a string without control characters or ";" (an empty string removes the attribute)',
+    host: "must be a host or host:port, such as 'example.com' or 'example.com:8443'",
+    protocol: "must be 'http' or 'https'",
+  },
+
   pathRewrite: {
     shape: "must be an object of rules { '^/old': '/new' } or a function (path, req) => string",
     regex: (reason: string) => `must be a valid regular expression (${reason})`,

@@ -11,6 +11,7 @@ import { isDnsTargets } from './dns-targets';
 import { MESSAGES } from './messages';
 import { parsePathRewrite } from './path-rewrite';
 import { parseResilience, RESILIENCE_KEYS } from './resilience';
+import { parseResponseRewrites, RESPONSE_REWRITE_KEYS } from './response-rewrites';
 import { parseTargets } from './targets';
 import { fail, milliseconds, optionObject, own, positiveNumber, refuse, wholeNumber } from './validate';
 
@@ -32,6 +33,7 @@ const KNOWN_OPTIONS = [
   'pathRewrite',
   'encodedSlashes',
   ...RESILIENCE_KEYS,
+  ...RESPONSE_REWRITE_KEYS,
 ] as const;
 
 const STICKY_KEYS = ['cookie', 'secret'] as const;
@@ -86,6 +88,7 @@ export function normalizeOptions(options: unknown, strategies: Readonly<Record<s
     axios: parseAxiosOption(own(opts, 'axios')),
     pathRewrite: parsePathRewrite(own(opts, 'pathRewrite')),
     encodedSlashes: encodedSlashes ?? DEFAULTS.encodedSlashes,
+    responseRewrites: parseResponseRewrites(opts),
   });
 }
 

@@ -7,9 +7,11 @@ import type { AxiosInstance, CreateAxiosDefaults } from 'axios';
 import type { HashKey, Strategy, StrategyFunction, StrategyName } from '../balancing/strategies/types';
 import type { DnsTargets } from './dns-targets';
 import type { ResilienceOptions } from './resilience-types';
+import type { ResponseRewriteOptions } from './response-rewrite-types';
 
 export type { DnsResolver, DnsTargets, DnsTargetsOptions } from './dns-targets';
 export type { HealthCheckOptions, OutlierDetectionOptions, QueueOptions, ResilienceOptions, RetryAfterOptions } from './resilience-types';
+export type { CookieRewrite, ResponseRewriteOptions } from './response-rewrite-types';
 
 /**
  * The `sticky` option: session affinity by cookie, on top of any strategy.
@@ -39,7 +41,7 @@ export interface StickyOptions {
  * Options of {@link loadBalance}. Everything but `targets` is optional.
  * @public
  */
-export interface LoadBalanceOptions extends ResilienceOptions {
+export interface LoadBalanceOptions extends ResilienceOptions, ResponseRewriteOptions {
   /**
    * The upstream servers: at least one, no duplicates. Or {@link dnsTargets}`(name, options)`,
    * to find them in DNS and follow its changes.
