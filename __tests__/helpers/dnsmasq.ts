@@ -1,26 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { accessSync, constants } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { Srv } from './dns-server';
+import { findExecutable } from './executables';
 
-/**
- * dnsmasq's path: on PATH, or in an sbin folder (Debian installs it in /usr/sbin, which
- * a non-root user's PATH often lacks). Undefined when it is not installed.
- */
-export const DNSMASQ: string | undefined = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin']
-  .filter((dir) => dir !== '')
-  .map((dir) => join(dir, 'dnsmasq'))
-  .find((path) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+/** dnsmasq's path; undefined when it is not installed. */
+export const DNSMASQ: string | undefined = findExecutable('dnsmasq');
 
 /** What dnsmasq serves: SRV records, and host names with their addresses (A or AAAA by form). */
 export interface Zone {

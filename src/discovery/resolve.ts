@@ -27,6 +27,9 @@ export async function resolveTargets(source: DnsTargets, resolver: DnsResolver):
     const spec = parseTarget(`${source.protocol}://${hostPart}:${port}${source.basePath}`, 'target');
     const defaultPort = spec.protocol === 'https:' ? 443 : 80;
     const hostHeader = port === defaultPort ? hostName : `${hostName}:${port}`;
+    // The target is reached by address; TLS needs the name to ask for and check (RFC 6066
+    // §3: a server name is a host name, never an address literal).
+    const serverName = spec.protocol === 'https:' && isIP(hostName) === 0 ? hostName : undefined;
     // Two records naming the same address and port are one server: at one priority its
     // shares add up; at two, the preferred (lower) one counts.
     const known = found.get(spec.url);
@@ -34,7 +37,13 @@ export async function resolveTargets(source: DnsTargets, resolver: DnsResolver):
     const same = known !== undefined && known.priority === priority;
     found.set(
       spec.url,
-      Object.freeze({ ...spec, hostHeader: same ? known.hostHeader : hostHeader, weight: (same ? known.weight : 0) + weight, priority }),
+      Object.freeze({
+        ...spec,
+        hostHeader: same ? known.hostHeader : hostHeader,
+        serverName: same ? known.serverName : serverName,
+        weight: (same ? known.weight : 0) + weight,
+        priority,
+      }),
     );
   };
 
