@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import https from 'node:https';
+import WebSocket from 'ws';
 import { dnsTargets, type DnsTargetsOptions, type LoadBalanceOptions } from 'express-load-balance';
 import { startDns, type TestDns } from './helpers/dns-server';
 import { closeAll, request, startBalancer, type Balanced } from './helpers/servers';
@@ -36,7 +38,11 @@ withOpenssl('https targets found in DNS', () => {
     agent = new https.Agent({ keepAlive: true, ca: [apiCert.cert, otherCert.cert] });
   });
 
+  let clients: WebSocket[] = [];
+
   afterEach(async () => {
+    for (const ws of clients) ws.terminate();
+    clients = [];
     await closeAll(balanced, ...upstreams);
     agent.destroy();
     await dns.stop();
@@ -119,5 +125,51 @@ withOpenssl('https targets found in DNS', () => {
     for (let i = 0; i < 3; i++) expect((await request(url)).status).toBe(200);
     expect(api.handshakes).toEqual(['api.test']);
     expect(Object.keys(agent.freeSockets)).toEqual([expect.stringContaining(':api.test')]);
+  });
+
+  /** A WebSocket through the balancer: resolves with the upgrade's status (101 once it is open). */
+  async function upgrade(front: Balanced): Promise<{ status: number; ws: WebSocket }> {
+    front.front.server.on('upgrade', front.lb.upgrade);
+    const ws = new WebSocket(`ws://127.0.0.1:${front.front.port}/chat`);
+    clients.push(ws);
+    const status = await new Promise<number>((resolve, reject) => {
+      ws.on('open', () => resolve(101));
+      ws.on('unexpected-response', (_req, res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      ws.on('error', reject);
+    });
+    return { status, ws };
+  }
+
+  it("opens WebSockets with the DNS name as the server name, trusting the httpsAgent's CA", async () => {
+    const api = await upstream(apiCert);
+    dns.srv.set(SERVICE, [{ target: 'api.test', port: api.port }]);
+    const { status, ws } = await upgrade(await balance(SERVICE));
+    expect(status).toBe(101);
+    const reply = once(ws, 'message');
+    ws.send('hi');
+    expect(String((await reply)[0])).toBe('api: hi');
+    expect(api.seen).toEqual([{ url: '/chat', host: `api.test:${api.port}`, servername: 'api.test' }]);
+  });
+
+  it('refuses a WebSocket upgrade with 502 when the certificate is for another name', async () => {
+    const impostor = await upstream(otherCert);
+    dns.srv.set(SERVICE, [{ target: 'api.test', port: impostor.port }]);
+    const { status } = await upgrade(await balance(SERVICE));
+    expect(status).toBe(502);
+    expect(impostor.handshakes).toEqual(['api.test']);
+    expect(impostor.seen).toEqual([]);
+  });
+
+  it("skips the certificate check of WebSocket upstreams when the httpsAgent's rejectUnauthorized is false", async () => {
+    const impostor = await upstream(otherCert);
+    dns.srv.set(SERVICE, [{ target: 'api.test', port: impostor.port }]);
+    agent.destroy();
+    agent = new https.Agent({ rejectUnauthorized: false });
+    const { status } = await upgrade(await balance(SERVICE));
+    expect(status).toBe(101);
+    expect(impostor.seen.map((s) => s.servername)).toEqual(['api.test']);
   });
 });
