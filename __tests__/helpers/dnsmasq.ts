@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Srv } from './dns-server';
@@ -59,7 +61,7 @@ export class Dnsmasq {
     // Started as root, dnsmasq drops to an unprivileged user, which must still read the
     // hosts files it watches.
     await chmod(dir, 0o755);
-    const server = new Dnsmasq(dir, await freeUdpPort(), zone);
+    const server = new Dnsmasq(dir, await freeDnsPort(), zone);
     try {
       await server.launch();
     } catch (error) {
@@ -177,14 +179,35 @@ export class Dnsmasq {
   }
 }
 
-/** A UDP port free a moment ago: bound on port 0, then released. */
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+/**
+ * A port on 127.0.0.1 free for UDP and TCP (dnsmasq listens on both), below the kernel's
+ * ephemeral range. A port from that range (port 0's) is no good for {@link Dnsmasq.restart}:
+ * while dnsmasq is down, any outgoing connection (the tests make many) may take it as
+ * its local port, and hold it in TIME-WAIT after it closes, so dnsmasq could not bind it
+ * again ("Address already in use", seen on a busy machine).
+ */
+async function freeDnsPort(): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const ceiling = Number.isInteger(low) && low > 11_000 ? low : 32_768;
+  for (let tries = 0; tries < 100; tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (ceiling - 10_000));
+    if (await isFree(port)) return port;
+  }
+  throw new Error('no free port for dnsmasq below the ephemeral range');
+}
+
+/** Whether both a UDP socket and a TCP server can bind 127.0.0.1:port now. */
+async function isFree(port: number): Promise<boolean> {
+  const udp = createSocket('udp4');
+  const tcp = createServer();
+  const bound = (target: { once(event: 'error', listener: () => void): unknown }, bind: (done: () => void) => void): Promise<boolean> =>
+    new Promise((resolve) => {
+      target.once('error', () => resolve(false));
+      bind(() => resolve(true));
+    });
+  const free =
+    (await bound(udp, (done) => udp.bind(port, '127.0.0.1', done))) && (await bound(tcp, (done) => tcp.listen(port, '127.0.0.1', done)));
+  await new Promise<void>((resolve) => udp.close(() => resolve())).catch(() => undefined);
+  if (tcp.listening) await new Promise((resolve) => tcp.close(resolve));
+  return free;
 }
