@@ -1,6 +1,6 @@
 import { format } from 'node:util';
 import createDebug from 'debug';
-import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions } from 'express-load-balance';
+import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions, type ErrorEvent } from 'express-load-balance';
 import { startDns, watchedResolver, type Srv, type TestDns, type WatchedResolver } from './helpers/dns-server';
 import { Holder } from './helpers/hold';
 import { answers, closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
@@ -149,6 +149,25 @@ describe('targets from DNS', () => {
     await resolver.lookups(2);
     expect(lb.targets().map((t) => t.url)).toEqual([b!.url]);
     expect(await answers(url, 2)).toBe('b b');
+  });
+
+  it('emits error, naming the source, for each failed lookup; a lookup that names no target is no error', async () => {
+    const [a] = await startUpstreams('a');
+    dns.srv.set(SERVICE, [srv(a!)]);
+    const { lb, resolver } = await following(SERVICE);
+    const events: ErrorEvent[] = [];
+    lb.on('error', (event) => events.push(event));
+
+    dns.srv.delete(SERVICE);
+    await resolver.lookups(2);
+    expect(events).toEqual([]);
+
+    await dns.stop();
+    await resolver.lookups(2);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events[0]!.error.message).toMatch(new RegExp(`^querySrv (ECONNREFUSED|ETIMEOUT) ${SERVICE}$`));
+    expect(events[0]!.discovery).toMatchObject({ kind: 'dns', name: SERVICE });
+    expect(lb.targets().map((t) => t.url)).toEqual([a!.url]);
   });
 
   it('keeps the last targets when an answer names none', async () => {

@@ -104,6 +104,9 @@ export class Balancer {
               setPriority: (url, priority) => pool.setPriority(url, priority),
             },
             clock,
+            (error) => {
+              if (this.events.has('error')) this.events.emit('error', { error, discovery: config.discovery });
+            },
           );
 
     // `timeout` on a keep-alive agent is how long an idle pooled socket lives; Node also

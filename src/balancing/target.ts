@@ -32,6 +32,8 @@ export class TargetState implements Target {
   readonly hostname: string;
   readonly port: number;
   readonly hostHeader: string;
+  /** The TLS server name of an https target found in DNS; see {@link TargetSpec.serverName}. */
+  readonly serverName: string | undefined;
   readonly basePath: string;
   /**
    * Opaque, unguessable id (an HMAC of the URL): what a sticky cookie holds, so the
@@ -68,6 +70,7 @@ export class TargetState implements Target {
     this.hostname = spec.hostname;
     this.port = spec.port;
     this.hostHeader = spec.hostHeader;
+    this.serverName = spec.serverName;
     this.basePath = spec.basePath;
     this.currentWeight = spec.weight;
     this.level = spec.priority;

@@ -27,6 +27,9 @@ export async function resolveTargets(source: DnsTargets, resolver: DnsResolver):
     const spec = parseTarget(`${source.protocol}://${hostPart}:${port}${source.basePath}`, 'target');
     const defaultPort = spec.protocol === 'https:' ? 443 : 80;
     const hostHeader = port === defaultPort ? hostName : `${hostName}:${port}`;
+    // The target is reached by address; TLS needs the name to ask for and check (RFC 6066
+    // §3: a server name is a host name, never an address literal).
+    const serverName = spec.protocol === 'https:' && isIP(hostName) === 0 ? hostName : undefined;
     // Two records naming the same address and port are one server: at one priority its
     // shares add up; at two, the preferred (lower) one counts.
     const known = found.get(spec.url);
@@ -34,7 +37,13 @@ export async function resolveTargets(source: DnsTargets, resolver: DnsResolver):
     const same = known !== undefined && known.priority === priority;
     found.set(
       spec.url,
-      Object.freeze({ ...spec, hostHeader: same ? known.hostHeader : hostHeader, weight: (same ? known.weight : 0) + weight, priority }),
+      Object.freeze({
+        ...spec,
+        hostHeader: same ? known.hostHeader : hostHeader,
+        serverName: same ? known.serverName : serverName,
+        weight: (same ? known.weight : 0) + weight,
+        priority,
+      }),
     );
   };
 
@@ -42,7 +51,7 @@ export async function resolveTargets(source: DnsTargets, resolver: DnsResolver):
     for (const address of await addressesOf(source.name, resolver, true)) add(address, source.port!, source.name, 1, 0);
   } else {
     // RFC 2782: a target of "." means the service is decidedly not there; port 0 names no server.
-    const records = (await resolver.resolveSrv(source.name)).filter((r) => r.name !== '' && r.name !== '.' && r.port > 0);
+    const records = (await noRecordAsNone(resolver.resolveSrv(source.name))).filter((r) => r.name !== '' && r.name !== '.' && r.port > 0);
     // RFC 2782: a client must contact the lowest-numbered priority it can reach; the
     // higher ones are backups, not extra capacity. Each record's priority becomes its
     // target's priority level, so the balancer spills to them only as the lower ones fail.
@@ -67,16 +76,26 @@ function isNoRecord(error: unknown): boolean {
 }
 
 /**
+ * A query's records, or none when DNS answered that it has none (NXDOMAIN: a Consul
+ * service with no instance left, a deleted Kubernetes service; or NODATA). Still
+ * rejects when a server failed.
+ */
+async function noRecordAsNone<T>(query: Promise<T[]>): Promise<T[]> {
+  try {
+    return await query;
+  } catch (error) {
+    if (isNoRecord(error)) return [];
+    throw error;
+  }
+}
+
+/**
  * The addresses of a host name: IPv4 and IPv6 (`both`), or IPv4, else IPv6. A name
  * that is already an address is its own answer. Rejects only when a server failed.
  */
 async function addressesOf(name: string, resolver: DnsResolver, both: boolean): Promise<string[]> {
   if (isIP(name) !== 0) return [name];
-  const lookup = (query: Promise<string[]>): Promise<string[]> =>
-    query.catch((error: unknown) => {
-      if (isNoRecord(error)) return [];
-      throw error;
-    });
+  const lookup = noRecordAsNone<string>;
   if (both) {
     const [v4, v6] = await Promise.all([lookup(resolver.resolve4(name)), lookup(resolver.resolve6(name))]);
     return [...v4, ...v6];

@@ -40,6 +40,8 @@ export class DnsDiscovery {
     private readonly source: DnsTargets,
     private readonly sink: DiscoverySink,
     private readonly clock: Clock,
+    /** Told of each failed lookup (the balancer's `error` event); the targets stay as they were. */
+    private readonly failed: (error: Error) => void,
   ) {
     ({ resolver: this.resolver, cancel: this.cancel } = createResolver(source));
     this.where = `${source.record} ${source.name}:`;
@@ -78,6 +80,7 @@ export class DnsDiscovery {
     } catch (error) {
       if (this.closed) return;
       log.discovery('%s lookup failed, keeping %d targets: %s', this.where, this.managed.size, errorMessage(error));
+      this.failed(asError(error));
     }
     this.timer = this.clock.setTimeout(() => void this.lookup(), source.interval);
   }
@@ -113,6 +116,16 @@ export class DnsDiscovery {
       log.discovery('%s new target %s (Host %s, weight %d)', this.where, spec.url, spec.hostHeader, spec.weight);
     }
   }
+}
+
+/**
+ * What a lookup rejected with, as an Error: itself when it looks like one (Node's DNS
+ * errors, with their `code`, may come from another realm, where instanceof misses
+ * them), else a new one, as a custom resolver may reject with anything.
+ */
+function asError(error: unknown): Error {
+  const looksLikeError = typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string';
+  return looksLikeError ? (error as Error) : new Error(errorMessage(error));
 }
 
 /** An Error's message, also for one from another realm (instanceof would miss it). */

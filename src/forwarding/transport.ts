@@ -99,6 +99,9 @@ export function dispatch(
     protocol: target.protocol,
     host: target.hostname,
     port: target.port,
+    // Also part of the keep-alive pool's key (Node's https.Agent#getName), so a socket
+    // opened for one name is never reused for another.
+    servername: target.serverName,
     method,
     path: call.path,
     headers,

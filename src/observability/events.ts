@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request } from 'express';
 import type { Target } from '../balancing/target-views';
+import type { DnsTargets } from '../options/dns-targets';
 
 /**
  * Payload of the `proxyReq` event: a request is about to be sent upstream.
@@ -60,11 +61,15 @@ export interface ProxyEndEvent {
 }
 
 /**
- * Payload of the `error` event: an attempt failed, or an event listener threw.
+ * Payload of the `error` event: an attempt failed, a DNS lookup failed, or an event listener threw.
  * @public
  */
 export interface ErrorEvent {
-  /** What failed: a {@link LoadBalanceError} for a failed request, else what a listener or strategy threw. */
+  /**
+   * What failed: a {@link LoadBalanceError} for a failed request; the resolver's error
+   * (`code` `'ETIMEOUT'`, `'ECONNREFUSED'`, `'ESERVFAIL'`…) for a failed DNS lookup; else
+   * what a listener or strategy threw.
+   */
   readonly error: Error;
   /** The target involved, when there is one. */
   readonly target?: Target;
@@ -72,6 +77,11 @@ export interface ErrorEvent {
   readonly req?: Request;
   /** The WebSocket upgrade request, when the failure was in `lb.upgrade` (there is no `req` then). */
   readonly upgradeReq?: IncomingMessage;
+  /**
+   * The {@link dnsTargets} source, when a lookup of it failed (no answer, or an error
+   * answer other than "no such name"). The targets stay as they were.
+   */
+  readonly discovery?: DnsTargets;
 }
 
 /**
@@ -140,7 +150,7 @@ export interface LoadBalanceEvents {
   targetDown: TargetHealthEvent;
   /** A target rejoined the rotation. */
   targetUp: TargetHealthEvent;
-  /** An attempt failed, or a listener or custom strategy threw. */
+  /** An attempt failed, a DNS lookup failed, or a listener or custom strategy threw. */
   error: ErrorEvent;
   /** A request left the wait queue. */
   dequeue: DequeueEvent;

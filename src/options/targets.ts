@@ -20,6 +20,13 @@ export interface TargetSpec {
   readonly port: number;
   /** Value of the `Host` header for this target (port omitted when it is the default one). */
   readonly hostHeader: string;
+  /**
+   * For an https target found in DNS: the host name it was found under (the SRV record's
+   * target, or the A/AAAA name), sent as the TLS server name (SNI) and checked against
+   * the upstream's certificate, whatever `Host` is sent. Undefined for a target given as
+   * a URL: Node then takes the name from the `Host` header (none for an IP address).
+   */
+  readonly serverName: string | undefined;
   /** Path prefix without a trailing slash; `''` when the target has none. */
   readonly basePath: string;
   readonly weight: number;
@@ -71,6 +78,7 @@ export function parseTarget(input: unknown, option: string, noun = MESSAGES.noun
     hostname,
     port: url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port),
     hostHeader: url.host,
+    serverName: undefined,
     basePath,
     weight,
     priority,

@@ -31,6 +31,10 @@ const WEBSOCKET = /^\s*websocket\s*$/i;
 /** Every upgrade we are handed is ours to forward: users filter by path before calling. */
 const EVERY_PATH = (): boolean => true;
 
+/** The TLS settings http-proxy takes from a target for its upstream request (its setupOutgoing copies these). */
+const TARGET_TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'ciphers', 'secureProtocol'] as const;
+type TargetTls = Partial<Record<(typeof TARGET_TLS_KEYS)[number], unknown>>;
+
 /**
  * `lb.upgrade`: balances WebSocket upgrade requests over the balancer's targets with
  * http-proxy-middleware's WebSocket proxy. We call its `upgrade` handler ourselves, so it
@@ -46,10 +50,21 @@ export class UpgradeProxy implements TunnelOwner {
   private readonly tunnels = new WeakMap<IncomingMessage, Tunnel>();
   /** Tunnels holding a slot, so `close()` can end them. */
   private readonly open = new Set<Tunnel>();
+  /**
+   * The TLS settings of the user's `axios.httpsAgent` (a private CA, a client
+   * certificate), for WebSocket upstreams over TLS: http-proxy uses no agent of ours.
+   */
+  private readonly tls: TargetTls;
 
   constructor(private readonly ctx: UpgradeContext) {
+    const agentTls = ctx.config.axios.httpsAgent?.options;
+    const tls: TargetTls = {};
+    for (const key of TARGET_TLS_KEYS) if (agentTls?.[key] !== undefined) tls[key] = agentTls[key];
+    this.tls = tls;
     this.proxy = createProxyMiddleware({
       ws: true,
+      // http-proxy's name for rejectUnauthorized: the agent's, or Node's default (true).
+      secure: agentTls?.rejectUnauthorized !== false,
       pathFilter: EVERY_PATH,
       router: (req: IncomingMessage) => this.route(req),
       // Its default plugins log, and answer an upstream failure by destroying the client
@@ -116,6 +131,10 @@ export class UpgradeProxy implements TunnelOwner {
     // http-proxy builds its path from req.url: give it the safe one (the exact path is
     // set on the outgoing request below, as http-proxy also squeezes "//" inside it).
     req.url = relative;
+    // It also opens the upstream connection with the client's headers (ours replace them
+    // once the request exists), and Node takes the TLS server name from their Host: for a
+    // target found in DNS, make that the name DNS gave, as for HTTP.
+    if (target.serverName !== undefined) req.headers.host = target.serverName;
     this.proxy.upgrade(req, socket as Socket, head);
   }
 
@@ -142,13 +161,14 @@ export class UpgradeProxy implements TunnelOwner {
     const tunnel = this.tunnels.get(req);
     if (tunnel === undefined) return undefined;
     const { target } = tunnel;
-    return {
+    const address = {
       protocol: target.protocol,
       host: target.hostname,
       hostname: target.hostname,
       port: String(target.port),
       path: target.basePath,
     };
+    return target.protocol === 'https:' ? { ...address, ...this.tls } : address;
   }
 
   private clientClosed(tunnel: Tunnel): void {
