@@ -80,8 +80,8 @@ export class Exchange implements DispatchCallbacks, AttemptOwner {
   private send(fresh: boolean): void {
     const { target, ctx, headers } = this;
     const path = joinBasePath(target.basePath, this.relative);
-    this.call = new UpstreamCall(target, path, this.body, ctx.deadlines, fresh);
-    this.attempt!.sent(path, ++this.sent);
+    this.call = new UpstreamCall(target, path, this.body, ctx.deadlines, fresh, ++this.sent, ctx.tracing);
+    this.attempt!.sent(path, this.sent);
     if (ctx.direct()) {
       // Nothing on lb.axios would change the request: skip axios's config merging and
       // header normalising (about a fifth of the CPU of a small request) and send it
