@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type http from 'node:http';
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import { context, propagation, trace, type Span } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
@@ -30,6 +31,7 @@ function valuesOf(rawHeaders: readonly string[], name: string): string[] {
 
 describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${EXPRESS_MAJOR}`, () => {
   let upstream: RunningServer;
+  let racing: RunningServer;
   /** The raw headers of each request the upstream received. */
   const received: string[][] = [];
   /** The balancer's end of the connection each one came on. */
@@ -55,13 +57,22 @@ describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${E
       res.end('traced');
     });
     okUrl = upstream.url;
+    // Each connection serves one request; the next one on it is met with a reset, as
+    // when the upstream's idle timer fires just as the balancer reuses the connection.
+    const served = new WeakSet<Socket>();
+    racing = await listen((req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (served.has(req.socket)) return void req.socket.destroy();
+      served.add(req.socket);
+      received.push(req.rawHeaders);
+      res.end('traced');
+    });
     const fixtures = path.join(__dirname, 'fixtures/tracing');
     // A real Node process started the way the OpenTelemetry docs start an app: the
     // setup file required before the app, so that `http` is patched before use.
     child = fork(path.join(fixtures, 'traced-balancer.ts'), [], {
       cwd: path.join(__dirname, '..'),
       execArgv: ['--require', 'tsx/cjs', '--require', path.join(fixtures, 'otel-setup.ts')],
-      env: { ...process.env, ELB_TRACED: JSON.stringify({ express: EXPRESS_MAJOR, ok: okUrl, dead: await deadUrl() }) },
+      env: { ...process.env, ELB_TRACED: JSON.stringify({ express: EXPRESS_MAJOR, ok: okUrl, dead: await deadUrl(), racing: racing.url }) },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
     const [line] = (await once(child.stdout!, 'data')) as [Buffer];
@@ -79,6 +90,7 @@ describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${E
       await exited;
     }
     await upstream?.close();
+    await racing?.close();
   });
 
   beforeEach(async () => {
@@ -135,6 +147,27 @@ describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${E
     expect(answered.attributes).toMatchObject({ 'express_load_balance.target': okUrl, 'express_load_balance.strategy': 'custom' });
     expect(received).toHaveLength(1);
     expect(valuesOf(received[0]!, 'traceparent')).toEqual([`00-${CLIENT_TRACE}-${answered.spanId}-01`]);
+  });
+
+  it('makes a resend on a fresh connection a client span of its own, on a connection of its own', async () => {
+    await request(front, { path: '/racing/warm' });
+    await spans(1);
+    await ask({ reset: true });
+    received.length = 0;
+
+    const response = await request(front, { path: '/racing/orders', headers: { traceparent: CLIENT_TRACEPARENT } });
+    expect(response.text).toBe('traced');
+    const all = await spans(1);
+    const server = all.find((span) => span.kind === SERVER)!;
+    const clients = all.filter((span) => span.kind === CLIENT);
+    expect(clients.map((span) => [span.parentSpanId, span.attributes['express_load_balance.attempt'], span.status])).toEqual([
+      [server.spanId, 1, ERROR],
+      [server.spanId, 2, UNSET],
+    ]);
+    expect(received).toHaveLength(1);
+    expect(valuesOf(received[0]!, 'traceparent')).toEqual([`00-${CLIENT_TRACE}-${clients[1]!.spanId}-01`]);
+    // The fresh connection is not pooled, with tracing as without.
+    expect(valuesOf(received[0]!, 'connection')).toEqual(['close']);
   });
 
   it('starts a trace for a client that sent none, and sends it upstream', async () => {
