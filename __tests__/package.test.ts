@@ -441,16 +441,19 @@ console.log(JSON.stringify({
   'tsconfig.node10.json': tsconfig({ module: 'commonjs', moduleResolution: 'node10' }, ['consumer.ts']),
 };
 
-// The subpath with prom-client installed: one request through a balancer, then a scrape
-// of the registry the metrics went to.
-const PROM_DEMO = `
-async function demo() {
-  const listen = (handler) =>
+// Servers on 127.0.0.1, port 0, for the demos below.
+const LISTEN = `const listen = (handler) =>
     new Promise((resolve) => {
       const server = http.createServer(handler);
       server.listen(0, '127.0.0.1', () => resolve(server));
     });
-  const urlOf = (server) => 'http://127.0.0.1:' + server.address().port;
+  const urlOf = (server) => 'http://127.0.0.1:' + server.address().port;`;
+
+// The subpath with prom-client installed: one request through a balancer, then a scrape
+// of the registry the metrics went to.
+const PROM_DEMO = `
+async function demo() {
+  ${LISTEN}
   const upstream = await listen((req, res) => res.end('upstream got ' + req.url));
   const lb = loadBalance([urlOf(upstream)]);
   const registry = new Registry();
@@ -498,12 +501,7 @@ context.setGlobalContextManager({
 const storage = new AsyncLocalStorage();
 
 async function demo() {
-  const listen = (handler) =>
-    new Promise((resolve) => {
-      const server = http.createServer(handler);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    });
-  const urlOf = (server) => 'http://127.0.0.1:' + server.address().port;
+  ${LISTEN}
   const upstream = await listen((req, res) => res.end(req.headers.traceparent ?? 'no traceparent'));
   const lb = loadBalance([urlOf(upstream)]);
   const span = trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 1 });

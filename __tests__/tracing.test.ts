@@ -49,6 +49,16 @@ describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${E
   async function spans(servers: number): Promise<SpanRecord[]> {
     return (await ask({ spans: servers })).spans!;
   }
+  /** One GET through the traced balancer, with the client's traceparent: its server span and client spans. */
+  async function traced(urlPath: string): Promise<{ server: SpanRecord; clients: SpanRecord[] }> {
+    const response = await request(front, { path: urlPath, headers: { traceparent: CLIENT_TRACEPARENT } });
+    expect(response.text).toBe('traced');
+    const all = await spans(1);
+    return { server: all.find((span) => span.kind === SERVER)!, clients: all.filter((span) => span.kind === CLIENT) };
+  }
+  /** Each client span's parent, attempt number and status, in the order they ended. */
+  const attempts = (clients: SpanRecord[]): unknown[][] =>
+    clients.map((span) => [span.parentSpanId, span.attributes['express_load_balance.attempt'], span.status]);
 
   beforeAll(async () => {
     upstream = await listen((req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -103,12 +113,7 @@ describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${E
     ['the direct transport', '/direct'],
     ['axios, with an interceptor on lb.axios', '/axios'],
   ])('makes the attempt a client span, child of the server span, and sends its traceparent upstream (%s)', async (_how, mount) => {
-    const response = await request(front, { path: `${mount}/orders`, headers: { traceparent: CLIENT_TRACEPARENT } });
-    expect(response.text).toBe('traced');
-
-    const all = await spans(1);
-    const server = all.find((span) => span.kind === SERVER)!;
-    const clients = all.filter((span) => span.kind === CLIENT);
+    const { server, clients } = await traced(`${mount}/orders`);
     expect(server.parentSpanId).toBe(CLIENT_SPAN);
     expect(clients).toHaveLength(1);
     const [client] = clients as [SpanRecord];
@@ -132,13 +137,8 @@ describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${E
   });
 
   it('makes each attempt of a retried request a client span of its own, and sends the second one upstream', async () => {
-    const response = await request(front, { path: '/retry/orders', headers: { traceparent: CLIENT_TRACEPARENT } });
-    expect(response.text).toBe('traced');
-
-    const all = await spans(1);
-    const server = all.find((span) => span.kind === SERVER)!;
-    const clients = all.filter((span) => span.kind === CLIENT);
-    expect(clients.map((span) => [span.parentSpanId, span.attributes['express_load_balance.attempt'], span.status])).toEqual([
+    const { server, clients } = await traced('/retry/orders');
+    expect(attempts(clients)).toEqual([
       [server.spanId, 1, ERROR],
       [server.spanId, 2, UNSET],
     ]);
@@ -155,12 +155,8 @@ describe(`with OpenTelemetry's Node SDK and HTTP instrumentation, on Express ${E
     await ask({ reset: true });
     received.length = 0;
 
-    const response = await request(front, { path: '/racing/orders', headers: { traceparent: CLIENT_TRACEPARENT } });
-    expect(response.text).toBe('traced');
-    const all = await spans(1);
-    const server = all.find((span) => span.kind === SERVER)!;
-    const clients = all.filter((span) => span.kind === CLIENT);
-    expect(clients.map((span) => [span.parentSpanId, span.attributes['express_load_balance.attempt'], span.status])).toEqual([
+    const { server, clients } = await traced('/racing/orders');
+    expect(attempts(clients)).toEqual([
       [server.spanId, 1, ERROR],
       [server.spanId, 2, UNSET],
     ]);
