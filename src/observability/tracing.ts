@@ -3,9 +3,9 @@ import https from 'node:https';
 import { createRequire } from 'node:module';
 
 /**
- * The span attributes the balancer sets on each attempt's client span. Named after
- * OpenTelemetry's rules for attributes of one's own: lower case, dot-separated, under
- * a namespace that is the library's name.
+ * The span attributes the balancer sets on each attempt's client span. Named as
+ * OpenTelemetry's attribute naming rules ask of names outside its semantic conventions:
+ * lower case, dot-separated, under a namespace of their own (here the package's name).
  */
 export const SPAN_ATTRIBUTES = Object.freeze({
   /** The target's URL, as given in `targets`. */
