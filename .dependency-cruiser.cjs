@@ -66,6 +66,16 @@ module.exports = {
       to: { path: ['(^|/)node_modules/prom-client/', '^prom-client(/|$)'] },
     },
     {
+      name: 'opentelemetry-only-when-present',
+      severity: 'error',
+      comment:
+        '@opentelemetry/api is an optional peer dependency, loaded at run time by src/observability/tracing.ts ' +
+        'only when the app has it. An import of it (or of any OpenTelemetry package), even for types, would ' +
+        'make the entries need it.',
+      from: { path: '^src/' },
+      to: { path: ['(^|/)node_modules/@opentelemetry/', '^@opentelemetry/'] },
+    },
+    {
       name: 'nothing-imports-index',
       severity: 'error',
       comment:

@@ -10,4 +10,7 @@ export default defineConfig({
   target: 'node20',
   platform: 'node',
   splitting: false,
+  // Gives the ESM build the `__filename` that src/observability/tracing.ts loads the
+  // optional @opentelemetry/api from (CommonJS has it already).
+  shims: true,
 });

@@ -35,7 +35,7 @@ const NOT_COPIED = new Set(['node_modules', '.git', 'dist', 'coverage', '.tmp'])
 
 let work = '';
 let app = '';
-/** A second app that also installs prom-client, for the `./prometheus` subpath. */
+/** A second app that also installs the optional peers prom-client and @opentelemetry/api. */
 let promApp = '';
 let tarballFiles: string[] = [];
 
@@ -96,7 +96,7 @@ beforeAll(async () => {
     '--prefer-offline',
   ];
   // prom-client is an optional peer: the first app goes without it, as most users will.
-  await Promise.all([run('npm', install, app), run('npm', [...install, 'prom-client@15'], promApp)]);
+  await Promise.all([run('npm', install, app), run('npm', [...install, 'prom-client@15', '@opentelemetry/api@1'], promApp)]);
 });
 
 afterAll(() => {
@@ -125,22 +125,23 @@ describe('the published package', () => {
     expect(tarballFiles.filter((file) => !/^(dist\/[^/]+|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(file))).toEqual([]);
   });
 
-  it('brings axios, debug and http-proxy-middleware as dependencies and leaves express, and optionally prom-client, to the app', () => {
+  it('brings axios, debug and http-proxy-middleware as dependencies and leaves express, and optionally prom-client and @opentelemetry/api, to the app', () => {
     const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'express-load-balance', 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
       peerDependencies: Record<string, string>;
       peerDependenciesMeta: Record<string, { optional?: boolean }>;
     };
     expect(Object.keys(installed.dependencies)).toEqual(['axios', 'debug', 'http-proxy-middleware']);
-    expect(Object.keys(installed.peerDependencies)).toEqual(['express', 'prom-client']);
-    expect(installed.peerDependenciesMeta).toEqual({ 'prom-client': { optional: true } });
+    expect(Object.keys(installed.peerDependencies)).toEqual(['@opentelemetry/api', 'express', 'prom-client']);
+    expect(installed.peerDependenciesMeta).toEqual({ '@opentelemetry/api': { optional: true }, 'prom-client': { optional: true } });
     expect(fs.existsSync(path.join(app, 'node_modules', 'axios', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'debug', 'package.json'))).toBe(true);
     // lb.upgrade runs on it: the build must load it from the app, not carry a copy.
     expect(fs.existsSync(path.join(app, 'node_modules', 'http-proxy-middleware', 'package.json'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'node_modules', 'express-load-balance', 'node_modules', 'express'))).toBe(false);
-    // An optional peer is not installed for the app: the main entry must do without it.
+    // Optional peers are not installed for the app: the main entry must do without them.
     expect(fs.existsSync(path.join(app, 'node_modules', 'prom-client'))).toBe(false);
+    expect(fs.existsSync(path.join(app, 'node_modules', '@opentelemetry', 'api'))).toBe(false);
   });
 
   it('never loads prom-client from the main entry', () => {
@@ -189,6 +190,16 @@ describe('the published package', () => {
         /^elb_requests_total\{target="http:\/\/127\.0\.0\.1:\d+",method="GET",status_class="2xx"\} 1$/,
       ) as unknown,
     });
+  });
+
+  it.each([
+    ['CommonJS', 'tracing.cjs'],
+    ['ESM', 'tracing.mjs'],
+  ])('loads @opentelemetry/api from %s when it is installed, and sees the active span', async (_kind, file) => {
+    const report = JSON.parse(await run(process.execPath, [file], promApp)) as unknown;
+    // Under a span the client's traceparent is not copied: the build found the API and
+    // read the span through it. Outside one, it passes through.
+    expect(report).toEqual({ traced: '200 no traceparent', plain: `200 ${CLIENT_TRACEPARENT}` });
   });
 
   it('type-checks a TypeScript consumer of express-load-balance/prometheus', async () => {
@@ -430,16 +441,19 @@ console.log(JSON.stringify({
   'tsconfig.node10.json': tsconfig({ module: 'commonjs', moduleResolution: 'node10' }, ['consumer.ts']),
 };
 
-// The subpath with prom-client installed: one request through a balancer, then a scrape
-// of the registry the metrics went to.
-const PROM_DEMO = `
-async function demo() {
-  const listen = (handler) =>
+// Servers on 127.0.0.1, port 0, for the demos below.
+const LISTEN = `const listen = (handler) =>
     new Promise((resolve) => {
       const server = http.createServer(handler);
       server.listen(0, '127.0.0.1', () => resolve(server));
     });
-  const urlOf = (server) => 'http://127.0.0.1:' + server.address().port;
+  const urlOf = (server) => 'http://127.0.0.1:' + server.address().port;`;
+
+// The subpath with prom-client installed: one request through a balancer, then a scrape
+// of the registry the metrics went to.
+const PROM_DEMO = `
+async function demo() {
+  ${LISTEN}
   const upstream = await listen((req, res) => res.end('upstream got ' + req.url));
   const lb = loadBalance([urlOf(upstream)]);
   const registry = new Registry();
@@ -462,6 +476,51 @@ async function demo() {
     return { answer, sample };
   } finally {
     metrics.close();
+    await lb.close();
+    for (const server of [front, upstream]) {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+}
+`;
+
+const CLIENT_TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+// The optional @opentelemetry/api with a context manager (a minimal one on
+// AsyncLocalStorage, the part of the SDK it needs) and a span made active around the
+// balancer: what the traceparent the upstream gets shows of what the balancer saw.
+const TRACE_DEMO = `
+context.setGlobalContextManager({
+  active: () => storage.getStore() ?? ROOT_CONTEXT,
+  with: (ctx, fn, thisArg, ...args) => storage.run(ctx, () => fn.apply(thisArg, args)),
+  bind: (_ctx, target) => target,
+  enable() { return this; },
+  disable() { return this; },
+});
+const storage = new AsyncLocalStorage();
+
+async function demo() {
+  ${LISTEN}
+  const upstream = await listen((req, res) => res.end(req.headers.traceparent ?? 'no traceparent'));
+  const lb = loadBalance([urlOf(upstream)]);
+  const span = trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 1 });
+  const app = express();
+  app.use('/traced', (_req, _res, next) => context.with(trace.setSpan(context.active(), span), next), lb);
+  app.use('/plain', lb);
+  const front = await listen(app);
+  const get = (path) =>
+    new Promise((resolve, reject) => {
+      http.get(urlOf(front) + path, { agent: false, headers: { traceparent: '${CLIENT_TRACEPARENT}' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve(res.statusCode + ' ' + body));
+      }).on('error', reject);
+    });
+  try {
+    return { traced: await get('/traced/x'), plain: await get('/plain/x') };
+  } finally {
     await lb.close();
     for (const server of [front, upstream]) {
       server.closeAllConnections();
@@ -521,6 +580,26 @@ console.log(JSON.stringify({
   answer,
   sample,
 }));
+`,
+
+  'tracing.cjs': `'use strict';
+const http = require('node:http');
+const { AsyncLocalStorage } = require('node:async_hooks');
+const express = require('express');
+const { context, trace, ROOT_CONTEXT } = require('@opentelemetry/api');
+const { loadBalance } = require('express-load-balance');
+${TRACE_DEMO}
+demo().then((report) => console.log(JSON.stringify(report)));
+`,
+
+  // The app's ESM copy of the API and the balancer's CommonJS one share their state.
+  'tracing.mjs': `import http from 'node:http';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import express from 'express';
+import { context, trace, ROOT_CONTEXT } from '@opentelemetry/api';
+import { loadBalance } from 'express-load-balance';
+${TRACE_DEMO}
+console.log(JSON.stringify(await demo()));
 `,
 
   'consumer.ts': PROM_CONSUMER_TS,

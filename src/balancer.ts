@@ -19,6 +19,7 @@ import { createAxios } from './forwarding/axios-instance';
 import { Forwarder } from './forwarding/forwarder';
 import { Events } from './observability/events';
 import { balancerStats, type BalancerStats } from './observability/stats';
+import { loadTracing } from './observability/tracing';
 import type { BalancerConfig } from './options/config';
 import { MESSAGES } from './options/messages';
 import { parseTarget } from './options/targets';
@@ -132,6 +133,7 @@ export class Balancer {
       deadlines,
       sticky,
       queue,
+      tracing: loadTracing(config.strategy.kind === 'built-in' ? config.strategy.name : 'custom'),
     });
     this.upgradeContext = { config, selector, lifecycle, events: this.events, deadlines, closed: () => this.closing !== undefined };
   }

@@ -159,6 +159,14 @@ export interface LoadBalanceMiddleware extends RequestHandler {
  * Invalid options throw a `TypeError` naming the option. Upstream failures reach
  * `next(err)` as {@link BadGatewayError} (502) or {@link GatewayTimeoutError} (504).
  *
+ * Tracing: with OpenTelemetry's Node SDK and its HTTP instrumentation set up, each
+ * attempt (retries included) is a client span, child of the request's server span, and
+ * the upstream gets that span's `traceparent` in place of the client's. When
+ * `@opentelemetry/api` is installed (an optional peer), the balancer adds the attributes
+ * `express_load_balance.target` (the target's URL), `express_load_balance.attempt` (1, 2,
+ * ...) and `express_load_balance.strategy` to each of those spans. Without an active span,
+ * `traceparent` and `tracestate` are forwarded like any other header.
+ *
  * @example
  * ```ts
  * import express from 'express';

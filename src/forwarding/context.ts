@@ -5,6 +5,7 @@ import type { StickySessions } from '../balancing/sticky';
 import type { WaitQueue } from '../balancing/wait-queue';
 import type { Clock } from '../clock';
 import type { Events } from '../observability/events';
+import type { AttemptTracing } from '../observability/tracing';
 import type { BalancerConfig } from '../options/config';
 import type { RetryBudget } from '../resilience/retry-budget';
 import type { AxiosPipeline } from './axios-pipeline';
@@ -24,6 +25,8 @@ export interface ForwardingParts {
   readonly sticky: StickySessions | undefined;
   /** The `queue` option's wait queue, when it is on. */
   readonly queue: WaitQueue | undefined;
+  /** Labels each attempt's OpenTelemetry span; only when `@opentelemetry/api` is installed. */
+  readonly tracing: AttemptTracing | undefined;
 }
 
 /** What an exchange needs: the parts, and what follows from them. */

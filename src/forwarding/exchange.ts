@@ -83,8 +83,8 @@ export class Exchange implements PipelineCallbacks, AttemptOwner {
   private send(fresh: boolean): void {
     const { target, ctx, headers } = this;
     const path = joinBasePath(target.basePath, this.relative);
-    this.call = new UpstreamCall(target, path, this.body, ctx.deadlines, fresh);
-    this.attempt!.sent(path, ++this.sent);
+    this.call = new UpstreamCall(target, path, this.body, ctx.deadlines, fresh, ++this.sent, ctx.tracing);
+    this.attempt!.sent(path, this.sent);
     if (ctx.direct()) {
       // Nothing on lb.axios would change the request: send it with the transport alone.
       const { defaults } = ctx.axios;

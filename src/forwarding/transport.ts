@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { InternalAxiosRequestConfig } from 'axios';
 import { AxiosError } from 'axios';
 import type { TargetState } from '../balancing/target';
+import type { AttemptTracing } from '../observability/tracing';
 import type { FailurePhase } from '../resilience/retry-rules';
 import type { RequestBody } from './body';
 
@@ -39,6 +40,10 @@ export class UpstreamCall {
     readonly deadlines: Deadlines,
     /** Use a new connection that is closed afterwards, not one from the pool. */
     readonly fresh: boolean,
+    /** Requests sent so far for the client request, this one included: 1 for the first. */
+    readonly attempt: number,
+    /** Present when `@opentelemetry/api` is installed. */
+    readonly tracing: AttemptTracing | undefined,
   ) {}
 }
 
@@ -93,8 +98,9 @@ export function dispatch(
   done: DispatchCallbacks,
   config?: InternalAxiosRequestConfig,
 ): void {
-  const { target } = call;
+  const { target, tracing } = call;
   const secure = target.protocol === 'https:';
+  const chosen = call.fresh ? false : agent;
   const request = (secure ? https : http).request({
     protocol: target.protocol,
     host: target.hostname,
@@ -105,7 +111,7 @@ export function dispatch(
     method,
     path: call.path,
     headers,
-    agent: call.fresh ? false : agent,
+    agent: tracing === undefined ? chosen : tracing.agentFor(call, chosen, headers, secure),
   });
   call.request = request;
 
