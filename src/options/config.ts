@@ -35,6 +35,20 @@ export interface BalancerConfig {
   readonly axios: AxiosBase;
   readonly pathRewrite: PathRewriteFunction | undefined;
   readonly encodedSlashes: EncodedSlashesMode;
+  /** Undefined when mirroring is off. */
+  readonly mirror: MirrorConfig | undefined;
+}
+
+/** The validated `mirror` option. */
+export interface MirrorConfig {
+  /** Where copies go, in round-robin order; weights and priorities are unused. */
+  readonly targets: readonly TargetSpec[];
+  /** Share of requests copied, 0 to 1. */
+  readonly sample: number;
+  /** Largest body copied, bytes. */
+  readonly maxBodySize: number;
+  /** Most copies in flight at once. */
+  readonly maxInFlight: number;
 }
 
 /**

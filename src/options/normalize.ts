@@ -9,6 +9,7 @@ import type { BalancerConfig, StickyConfig, StrategyConfig } from './config';
 import { DEFAULTS } from './defaults';
 import { isDnsTargets } from './dns-targets';
 import { MESSAGES } from './messages';
+import { parseMirror } from './mirror';
 import { parsePathRewrite } from './path-rewrite';
 import { parseResilience, RESILIENCE_KEYS } from './resilience';
 import { parseTargets } from './targets';
@@ -31,6 +32,7 @@ const KNOWN_OPTIONS = [
   'axios',
   'pathRewrite',
   'encodedSlashes',
+  'mirror',
   ...RESILIENCE_KEYS,
 ] as const;
 
@@ -86,6 +88,7 @@ export function normalizeOptions(options: unknown, strategies: Readonly<Record<s
     axios: parseAxiosOption(own(opts, 'axios')),
     pathRewrite: parsePathRewrite(own(opts, 'pathRewrite')),
     encodedSlashes: encodedSlashes ?? DEFAULTS.encodedSlashes,
+    mirror: parseMirror(own(opts, 'mirror')),
   });
 }
 
