@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import express from 'express';
 import {
   GatewayTimeoutError,
@@ -12,6 +15,8 @@ import {
 } from 'express-load-balance';
 import { Registry } from 'prom-client';
 import { systemClock } from '../src/clock';
+import { MirrorCopy, type CopyOutcome } from '../src/forwarding/mirror-copy';
+import { parseTarget } from '../src/options/targets';
 import { prometheusMetrics } from '../src/prometheus';
 import { blackHole, type BlackHole } from './helpers/black-hole';
 import { fakeRuntime } from './helpers/fake-clock';
@@ -341,6 +346,45 @@ describe('traffic mirroring', () => {
       const registry = new Registry();
       expect(prometheusMetrics(balanced.lb, { registry }).names.some((name) => name.includes('mirror'))).toBe(false);
     });
+  });
+});
+
+describe('a copy to an https mirror', () => {
+  it('never offers the -shadow Host as the TLS server name', async () => {
+    const offered: string[] = [];
+    const server = tls.createServer({
+      SNICallback: (name, callback) => {
+        offered.push(name);
+        callback(new Error('no certificate here'));
+      },
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    // A mirror reached by address whose Host names it otherwise: Node would take the
+    // server name from that Host unless it is given one.
+    const target = { ...parseTarget(`https://127.0.0.1:${port}`, 'target'), hostHeader: 'mirror.test' };
+    const agent = new https.Agent();
+    const outcome = await new Promise<CopyOutcome>((resolve) => {
+      new MirrorCopy(
+        {
+          target,
+          method: 'GET',
+          path: '/',
+          headers: { host: 'mirror.test-shadow' },
+          body: undefined,
+          agent,
+          maxBodySize: 0,
+          timeout: 5_000,
+          clock: systemClock,
+        },
+        (_copy, ended) => resolve(ended),
+      );
+    });
+    agent.destroy();
+    server.close();
+    expect(outcome.error).toBeDefined();
+    expect(offered).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { isIP } from 'node:net';
 import type { Clock, Timer } from '../clock';
 import { GatewayTimeoutError, PayloadTooLargeError } from '../errors';
 import type { TargetSpec } from '../options/targets';
@@ -56,6 +57,10 @@ export class MirrorCopy implements BodySink {
       path: plan.path,
       headers: plan.headers,
       agent: plan.agent,
+      // Node takes the TLS server name (SNI, and the name the certificate is checked
+      // against) from the Host header when none is given: "-shadow" must not reach it.
+      // An IP address is sent no server name (RFC 6066 §3).
+      ...(target.protocol === 'https:' ? { servername: isIP(target.hostname) === 0 ? target.hostname : '' } : {}),
     });
     this.request.on('response', this.onResponse);
     this.request.on('error', this.abort);
