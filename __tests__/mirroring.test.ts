@@ -247,7 +247,7 @@ describe('traffic mirroring', () => {
       const { balanced, copies } = await start({ timeout: 1_000, mirror: { targets: [hanging.url], maxInFlight: 3 } }, { runtime });
       for (let i = 0; i < 10; i++) {
         const res = await request(balanced.url, { method: 'POST', body: `body ${i}` });
-        expect(res.status).toBe(200);
+        expect([res.status, res.text]).toEqual([200, 'Response from server Test: primary']);
       }
       expect(balanced.lb.stats().mirror).toMatchObject({ inFlight: 3, sent: 3, skipped: 7, failed: 0 });
       expect(hanging.sockets).toHaveLength(3);
