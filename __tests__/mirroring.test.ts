@@ -270,6 +270,19 @@ describe('traffic mirroring', () => {
       expect(balanced.lb.stats().mirror).toMatchObject({ inFlight: 1, sent: 1 });
     });
 
+    it('aborts the copy when the client breaks off its upload', async () => {
+      const { balanced, copies } = await start({ mirror: { targets: [mirror.url] } }, { runtime: fakeRuntime() });
+      const client = http.request({ host: '127.0.0.1', port: balanced.front.port, method: 'POST', path: '/gone', agent: false });
+      client.on('error', () => undefined);
+      const copyArrived = once(mirror.server, 'request');
+      client.write(randomBytes(10_000));
+      await copyArrived;
+      client.destroy();
+      await copies.count(1);
+      expect(copies.events[0]!.error).toBeDefined();
+      expect(balanced.lb.stats().mirror).toMatchObject({ inFlight: 0, sent: 1, failed: 1 });
+    });
+
     it('aborts open copies when the balancer closes', async () => {
       const hanging = await listen(() => undefined);
       others.push(hanging);
