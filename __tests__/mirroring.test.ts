@@ -19,6 +19,7 @@ import { MirrorCopy, type CopyOutcome } from '../src/forwarding/mirror-copy';
 import { parseTarget } from '../src/options/targets';
 import { prometheusMetrics } from '../src/prometheus';
 import { blackHole, type BlackHole } from './helpers/black-hole';
+import { collect } from './helpers/events';
 import { fakeRuntime } from './helpers/fake-clock';
 import { Holder, runConcurrently, seededRandom } from './helpers/hold';
 import {
@@ -35,16 +36,7 @@ import {
 
 /** Collects `mirror` events, so a test can await the moment copies have ended. */
 function mirrorEvents(lb: LoadBalanceMiddleware): { events: MirrorEvent[]; count(n: number): Promise<void> } {
-  const events: MirrorEvent[] = [];
-  let waiters: Array<{ n: number; resolve: () => void }> = [];
-  lb.on('mirror', (event) => {
-    events.push(event);
-    waiters = waiters.filter((w) => (events.length >= w.n ? (w.resolve(), false) : true));
-  });
-  return {
-    events,
-    count: (n) => (events.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
-  };
+  return collect(lb, 'mirror');
 }
 
 /** Sends `parts` as a chunked body, one write per part, each after the previous one was flushed. */
