@@ -17,6 +17,7 @@ import { NoTargetError } from './errors';
 import { createAdapter } from './forwarding/axios-adapter';
 import { createAxios } from './forwarding/axios-instance';
 import { Forwarder } from './forwarding/forwarder';
+import { Mirror } from './forwarding/mirror';
 import { Events } from './observability/events';
 import { balancerStats, type BalancerStats } from './observability/stats';
 import { loadTracing } from './observability/tracing';
@@ -50,6 +51,8 @@ export class Balancer {
   private readonly queue: WaitQueue | undefined;
   private readonly discovery: DnsDiscovery | undefined;
   private readonly ownAgents: readonly http.Agent[];
+  /** The `mirror` option's copier, with its own connection pool. */
+  private readonly mirror: Mirror | undefined;
   private readonly runtime: Runtime;
   private closing: Promise<void> | undefined;
   /** Built on the first WebSocket upgrade: apps without WebSockets never pay for it. */
@@ -122,6 +125,16 @@ export class Balancer {
     const budget = new RetryBudget(resilience.retryBudget.ratio, resilience.retryBudget.minPerSecond, clock);
     const deadlines = Object.freeze({ timeout: config.timeout, connectTimeout: resilience.connectTimeout });
     this.lifecycle = lifecycle;
+    this.mirror =
+      config.mirror === undefined
+        ? undefined
+        : new Mirror(config.mirror, {
+            events: this.events,
+            clock,
+            random,
+            timeout: config.timeout,
+            keepAliveTimeout: config.keepAliveTimeout,
+          });
     this.forwarder = new Forwarder({
       config,
       axios: this.axios,
@@ -134,6 +147,7 @@ export class Balancer {
       sticky,
       queue,
       tracing: loadTracing(config.strategy.kind === 'built-in' ? config.strategy.name : 'custom'),
+      mirror: this.mirror,
     });
     this.upgradeContext = { config, selector, lifecycle, events: this.events, deadlines, closed: () => this.closing !== undefined };
   }
@@ -156,7 +170,7 @@ export class Balancer {
   }
 
   stats(): BalancerStats {
-    return balancerStats(this.pool, this.runtime.clock.now(), this.queue);
+    return balancerStats(this.pool, this.runtime.clock.now(), this.queue, this.mirror);
   }
 
   addTarget(input: unknown): void {
@@ -219,6 +233,7 @@ export class Balancer {
     this.outliers?.close();
     this.backPressure?.close();
     for (const agent of this.ownAgents) agent.destroy();
+    this.mirror?.close();
     this.upgrades?.close();
   }
 

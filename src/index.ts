@@ -5,6 +5,7 @@ export type {
   CookieRewrite,
   HealthCheckOptions,
   LoadBalanceOptions,
+  MirrorOptions,
   OutlierDetectionOptions,
   PathRewrite,
   PathRewriteFunction,
@@ -18,6 +19,7 @@ export type {
 export type { Target, TargetSnapshot, TargetStatus } from './balancing/target-views';
 export { dnsTargets, type DnsResolver, type DnsTargets, type DnsTargetsOptions } from './options/dns-targets';
 export type { BalancerStats, QueueStats, TargetStats } from './observability/stats';
+export type { MirrorStats } from './forwarding/mirror';
 export type { LatencyPercentiles, WindowStats } from './observability/attempt-window';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
 export type {
@@ -25,6 +27,7 @@ export type {
   ErrorEvent,
   Listener,
   LoadBalanceEvents,
+  MirrorEvent,
   ProxyEndEvent,
   ProxyReqEvent,
   ProxyResEvent,

@@ -63,8 +63,9 @@ export interface LoadBalanceMiddleware extends RequestHandler {
   /**
    * Counters, health and latency of every current target, and totals: lifetime
    * `requests` and `failures`, `inFlight`, and over the last minute (`recent`) the
-   * attempts that ended, their share of traffic and latency p50/p95/p99 in ms. Cheap
-   * enough to call on every request.
+   * attempts that ended, their share of traffic and latency p50/p95/p99 in ms; with
+   * the `queue` and `mirror` options, their figures too. Cheap enough to call on every
+   * request.
    *
    * @example
    * const { totals } = lb.stats();

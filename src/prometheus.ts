@@ -25,6 +25,17 @@ export interface QueueLeave {
 }
 
 /**
+ * The part of `lb.stats().mirror` the metrics read.
+ * @public
+ */
+export interface MirrorCounts {
+  readonly inFlight: number;
+  readonly sent: number;
+  readonly skipped: number;
+  readonly failed: number;
+}
+
+/**
  * What {@link prometheusMetrics} needs of a balancer: every `loadBalance()` middleware
  * has it.
  * @public
@@ -34,8 +45,11 @@ export interface MeteredBalancer {
   on(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
   off(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
   off(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
-  /** Read once, at registration: a balancer with a wait queue gets the queue metrics too. */
-  stats?(): { readonly queue?: { readonly length: number } };
+  /**
+   * Read at registration, where a balancer with a wait queue or a mirror gets their
+   * metrics too, and at scrape time for them.
+   */
+  stats?(): { readonly queue?: { readonly length: number }; readonly mirror?: MirrorCounts };
   targets(): ReadonlyArray<{
     readonly url: string;
     readonly inFlight: number;
@@ -75,6 +89,17 @@ const STATUS_CLASSES = Object.freeze(Array.from({ length: 10 }, (_, digit) => `$
 const LABELS = ['target', 'method', 'status_class'] as const;
 /** Registered only for a balancer with a wait queue (the `queue` option). */
 const QUEUE_METRICS = ['queue_length', 'queue_wait_seconds'];
+/** Registered only for a balancer with the `mirror` option, read from its stats at scrape time. */
+const MIRROR_COUNTERS = [
+  ['mirror_sent_total', 'sent', 'Copies of requests sent to mirror targets'],
+  [
+    'mirror_skipped_total',
+    'skipped',
+    'Requests sampled for mirroring but not copied (mirror.maxInFlight copies open, or body over mirror.maxBodySize)',
+  ],
+  ['mirror_failed_total', 'failed', 'Copies sent to mirror targets that got no complete answer'],
+] as const;
+const MIRROR_IN_FLIGHT = 'mirror_in_flight_requests';
 /** Prometheus's metric name syntax (data model: metric names and labels). */
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -116,7 +141,10 @@ function isBucketBounds(value: unknown): value is readonly number[] {
  *   ejected, not resting after a `Retry-After`), 0 otherwise, read at scrape time;
  * - with the `queue` option on: `elb_queue_length` gauge (requests waiting, read at
  *   scrape time) and `elb_queue_wait_seconds` histogram by `result` (`served`,
- *   `timeout`, `aborted`, `closed`).
+ *   `timeout`, `aborted`, `closed`);
+ * - with the `mirror` option on, read at scrape time from `lb.stats().mirror`:
+ *   `elb_mirror_sent_total`, `elb_mirror_skipped_total` and `elb_mirror_failed_total`
+ *   counters and the `elb_mirror_in_flight_requests` gauge.
  *
  * The series of a target that was removed disappear at the next scrape.
  *
@@ -151,24 +179,24 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   if (buckets !== undefined && !isBucketBounds(buckets)) {
     fail('buckets', 'a non-empty array of increasing positive numbers of seconds');
   }
-  const queued = typeof lb.stats === 'function' && lb.stats().queue !== undefined;
-  const names = ['requests_total', 'request_duration_seconds', 'in_flight_requests', 'target_up', ...(queued ? QUEUE_METRICS : [])].map(
-    (name) => prefix + name,
-  );
+  const initial = typeof lb.stats === 'function' ? lb.stats() : undefined;
+  const queued = initial?.queue !== undefined;
+  const mirrored = initial?.mirror !== undefined;
+  const names = [
+    'requests_total',
+    'request_duration_seconds',
+    'in_flight_requests',
+    'target_up',
+    ...(queued ? QUEUE_METRICS : []),
+    ...(mirrored ? [...MIRROR_COUNTERS.map(([name]) => name), MIRROR_IN_FLIGHT] : []),
+  ].map((name) => prefix + name);
   const taken = names.find((name) => registry.getSingleMetric(name) !== undefined);
   if (taken !== undefined) {
     throw new TypeError(
       `express-load-balance: prometheusMetrics(): the registry already has ${taken}; give each balancer its own "prefix" or "registry"`,
     );
   }
-  const [requestsName, durationName, inFlightName, upName, queueLengthName, queueWaitName] = names as [
-    string,
-    string,
-    string,
-    string,
-    string | undefined,
-    string | undefined,
-  ];
+  const [requestsName, durationName, inFlightName, upName] = names as [string, string, string, string];
   const registers = [registry];
 
   /**
@@ -240,9 +268,9 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   lb.on('proxyEnd', record);
 
   let waited: ((event: QueueLeave) => void) | undefined;
-  if (queueLengthName !== undefined && queueWaitName !== undefined) {
+  if (queued) {
     new Gauge({
-      name: queueLengthName,
+      name: prefix + 'queue_length',
       help: 'Requests waiting in the wait queue',
       registers,
       collect() {
@@ -250,7 +278,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
       },
     });
     const wait = new Histogram({
-      name: queueWaitName,
+      name: prefix + 'queue_wait_seconds',
       help: 'Time requests spent in the wait queue, by how the wait ended, in seconds',
       labelNames: ['result'] as const,
       registers,
@@ -258,6 +286,30 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
     });
     waited = (event) => wait.observe({ result: event.result }, event.waitedMs / 1000);
     lb.on('dequeue', waited);
+  }
+
+  if (mirrored) {
+    const mirror = (): MirrorCounts | undefined => lb.stats?.().mirror;
+    for (const [name, field, help] of MIRROR_COUNTERS) {
+      new Counter({
+        name: prefix + name,
+        help,
+        registers,
+        collect() {
+          // The balancer keeps the totals; a counter can only be raised, so it is set by reset and inc.
+          this.reset();
+          this.inc(mirror()?.[field] ?? 0);
+        },
+      });
+    }
+    new Gauge({
+      name: prefix + MIRROR_IN_FLIGHT,
+      help: 'Copies of requests to mirror targets whose answer has not finished yet',
+      registers,
+      collect() {
+        this.set(mirror()?.inFlight ?? 0);
+      },
+    });
   }
 
   let closed = false;

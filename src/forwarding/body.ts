@@ -33,6 +33,17 @@ export function requestBody(req: Request, retryBufferSize: number, maxBodySize =
   return serialize(parsed, req.headers['content-type']);
 }
 
+/**
+ * A second reader of a streamed body (a mirror copy): it gets every chunk the client
+ * sends, once, in order, as the primary request does, and never slows the client down.
+ */
+export interface BodySink {
+  write(chunk: Buffer): void;
+  end(): void;
+  /** The body will not be complete: the client failed, or it outgrew `maxBodySize`. */
+  abort(error: Error): void;
+}
+
 /** True when this body can be sent again (a retry). */
 export function isReplayable(body: RequestBody): boolean {
   return body === undefined || Buffer.isBuffer(body) || body.replayable;
@@ -53,6 +64,8 @@ export class StreamedBody {
   private onProgress: (() => void) | undefined;
   private listening = false;
   private received = 0;
+  /** Where every chunk also goes (traffic mirroring), when set. */
+  private sink: BodySink | undefined = undefined;
   /** Set once the client sent more than `maxSize` bytes; the body is then cut. */
   tooLarge: PayloadTooLargeError | undefined = undefined;
 
@@ -65,6 +78,14 @@ export class StreamedBody {
   /** Whether everything sent so far is still held, so it can all be sent again. */
   get replayable(): boolean {
     return !this.overflowed;
+  }
+
+  /**
+   * Hands every chunk to `sink` too, as it arrives: a tee driven by the primary request's
+   * back-pressure only, whatever the sink does with it. Set it before the first attach.
+   */
+  tee(sink: BodySink): void {
+    this.sink = sink;
   }
 
   /** Sends the body into `request`: what is held, then the rest as it arrives. */
@@ -99,6 +120,7 @@ export class StreamedBody {
       this.cut();
       return;
     }
+    if (this.sink !== undefined) this.sink.write(chunk);
     if (!this.overflowed) {
       if (this.keptBytes + chunk.length <= this.limit) {
         this.kept.push(chunk);
@@ -133,6 +155,7 @@ export class StreamedBody {
     const request = this.current;
     this.current = undefined;
     request?.destroy(this.tooLarge);
+    this.sink?.abort(this.tooLarge);
   }
 
   private readonly onDrain = (): void => {
@@ -142,10 +165,12 @@ export class StreamedBody {
   private readonly onEnd = (): void => {
     this.ended = true;
     this.current?.end();
+    this.sink?.end();
   };
 
   private readonly onError = (err: Error): void => {
     this.current?.destroy(err);
+    this.sink?.abort(err);
   };
 }
 

@@ -9,6 +9,7 @@ import type { AttemptTracing } from '../observability/tracing';
 import type { BalancerConfig } from '../options/config';
 import type { RetryBudget } from '../resilience/retry-budget';
 import type { AxiosPipeline } from './axios-pipeline';
+import type { Mirror } from './mirror';
 import type { Deadlines } from './transport';
 
 /** The balancer's parts that forwarding uses, built once by the balancer. */
@@ -27,6 +28,8 @@ export interface ForwardingParts {
   readonly queue: WaitQueue | undefined;
   /** Labels each attempt's OpenTelemetry span; only when `@opentelemetry/api` is installed. */
   readonly tracing: AttemptTracing | undefined;
+  /** The `mirror` option's copier, when it is on. */
+  readonly mirror: Mirror | undefined;
 }
 
 /** What an exchange needs: the parts, and what follows from them. */

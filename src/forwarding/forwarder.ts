@@ -107,6 +107,10 @@ export class Forwarder {
       headers['content-length'] = String(body.length);
       delete headers['content-encoding'];
     }
+    // Before the exchange starts: the copy reads the headers as they are now, and tees
+    // a streamed body before its first chunk flows.
+    const { mirror } = this.ctx;
+    if (mirror !== undefined) mirror.copy(req, relative, body, headers);
     new Exchange(this.ctx, req, res, next, { target, relative, body, headers }).start();
   }
 

@@ -134,6 +134,30 @@ export interface DequeueEvent {
 }
 
 /**
+ * Payload of the `mirror` event: a copy of a request sent to a mirror target (the
+ * `mirror` option) ended. It never touches the client's answer.
+ * @public
+ */
+export interface MirrorEvent {
+  /** The client's request that was copied. */
+  readonly req: Request;
+  /** The mirror target the copy went to. */
+  readonly target: {
+    /** Its normalised URL: origin plus base path, without a trailing slash. */
+    readonly url: string;
+  };
+  /** The mirror's status, when it answered. Its body was read and thrown away. */
+  readonly status?: number;
+  /**
+   * Why the copy failed, when it did: the mirror could not be reached, reset, did not
+   * answer within `timeout`, or the body outgrew `mirror.maxBodySize`.
+   */
+  readonly error?: Error;
+  /** Milliseconds from sending the copy to the end of the mirror's answer, or to the failure. */
+  readonly durationMs: number;
+}
+
+/**
  * The events a balancer emits, by name.
  * @public
  */
@@ -154,6 +178,8 @@ export interface LoadBalanceEvents {
   error: ErrorEvent;
   /** A request left the wait queue. */
   dequeue: DequeueEvent;
+  /** A copy of a request sent to a mirror target ended (answered or failed). */
+  mirror: MirrorEvent;
 }
 
 /**
@@ -178,6 +204,7 @@ export class Events {
     targetUp: [],
     error: [],
     dequeue: [],
+    mirror: [],
   };
 
   on<K extends keyof LoadBalanceEvents>(name: K, listener: Listener<K>): void {

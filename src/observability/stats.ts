@@ -1,6 +1,7 @@
 import { percentiles, STATS_WINDOW_MS, type WindowStats } from './attempt-window';
 import type { Pool } from '../balancing/pool';
 import type { TargetStatus } from '../balancing/target-views';
+import type { MirrorStats } from '../forwarding/mirror';
 
 /**
  * One target in {@link BalancerStats}.
@@ -42,6 +43,8 @@ export interface BalancerStats {
   };
   /** The wait queue, when the `queue` option is on. */
   readonly queue?: QueueStats;
+  /** Copies sent to mirror targets, when the `mirror` option is on. */
+  readonly mirror?: MirrorStats;
 }
 
 /**
@@ -69,7 +72,7 @@ export interface QueueView {
 }
 
 /** Reads every current target's counters and window at `now`. Targets being drained after removal are left out. */
-export function balancerStats(pool: Pool, now: number, queue?: QueueView): BalancerStats {
+export function balancerStats(pool: Pool, now: number, queue?: QueueView, mirror?: { stats(): MirrorStats }): BalancerStats {
   const list = pool.targets;
   const windows = list.map((target) => target.recent.read(now));
   const histograms: Uint32Array[] = [];
@@ -111,5 +114,6 @@ export function balancerStats(pool: Pool, now: number, queue?: QueueView): Balan
       recent: { requests: count, failures, latency: percentiles({ histograms, count, min, max }) },
     },
     ...waiting,
+    ...(mirror === undefined ? {} : { mirror: mirror.stats() }),
   };
 }

@@ -83,6 +83,11 @@ function renderStatusPage(stats: BalancerStats): string {
     queue === undefined
       ? ''
       : `<p class="queue">Queue: ${count(queue.length)} of ${count(queue.size)} waiting; ${count(queue.recent.requests)} waits ended in the last ${seconds} s (${count(queue.recent.failures)} not served), p50 ${ms(queue.recent.latency.p50)}, p99 ${ms(queue.recent.latency.p99)}.</p>\n`;
+  const { mirror } = stats;
+  const mirrored =
+    mirror === undefined
+      ? ''
+      : `<p class="mirror">Mirror (${mirror.targets.map(escapeHtml).join(', ')}): ${count(mirror.sent)} copies sent, ${count(mirror.failed)} failed, ${count(mirror.skipped)} skipped, ${count(mirror.inFlight)} in flight.</p>\n`;
   const panic = stats.panic ? '<p class="panic">No target is usable: requests go to all of them anyway (panic mode).</p>' : '';
   return `<!doctype html>
 <html lang="en">
@@ -96,7 +101,7 @@ function renderStatusPage(stats: BalancerStats): string {
 <main>
 <h1>Upstream status</h1>
 <p>${totals.usable} of ${totals.targets} targets up. Share, p50 and p99 cover the attempts that ended in the last ${seconds} s (${count(totals.recent.requests)}).</p>
-${panic}${waiting}<table>
+${panic}${waiting}${mirrored}<table>
 <thead><tr><th>Target</th><th>State</th><th>Weight</th><th>Share</th><th>In flight</th><th>Requests</th><th>Failures</th><th>p50</th><th>p99</th></tr></thead>
 <tbody>
 ${stats.targets.map(row).join('\n')}

@@ -37,6 +37,8 @@ export interface BalancerConfig {
   readonly encodedSlashes: EncodedSlashesMode;
   /** Undefined unless a response rewrite option is on: then no response header is looked at. */
   readonly responseRewrites: ResponseRewriteConfig | undefined;
+  /** Undefined when mirroring is off. */
+  readonly mirror: MirrorConfig | undefined;
 }
 
 /** The validated response rewrite options; at least one of the three is set. */
@@ -66,6 +68,18 @@ export interface LocationRewriteConfig {
   readonly host: string | undefined;
   /** `protocolRewrite`: this scheme, before `auto`'s. */
   readonly protocol: 'http' | 'https' | undefined;
+}
+
+/** The validated `mirror` option. */
+export interface MirrorConfig {
+  /** Where copies go, in round-robin order; weights and priorities are unused. */
+  readonly targets: readonly TargetSpec[];
+  /** Share of requests copied, 0 to 1. */
+  readonly sample: number;
+  /** Largest body copied, bytes. */
+  readonly maxBodySize: number;
+  /** Most copies in flight at once. */
+  readonly maxInFlight: number;
 }
 
 /**

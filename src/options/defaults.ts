@@ -61,4 +61,6 @@ export const DEFAULTS = deepFreeze({
   slowStart: 0,
   retryAfter: { max: 60_000 },
   dnsTargets: { interval: 10_000, protocol: 'http' },
+  /** Applies once `mirror` is given: mirroring is off by default. */
+  mirror: { sample: 1, maxBodySize: 1_048_576, maxInFlight: 100 },
 } as const);

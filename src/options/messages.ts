@@ -104,6 +104,11 @@ export const MESSAGES = deepFreeze({
     doubleSlash: 'must not have a path starting with "//"',
   },
 
+  mirror: {
+    targets: 'must be a non-empty array of mirror URLs',
+    target: 'must be an absolute http(s) URL string',
+  },
+
   resilience: {
     retryOn: 'must be an array of HTTP status codes',
     minPerSecond: 'must be a finite number of at least 0',

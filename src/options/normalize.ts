@@ -9,6 +9,7 @@ import type { BalancerConfig, StickyConfig, StrategyConfig } from './config';
 import { DEFAULTS } from './defaults';
 import { isDnsTargets } from './dns-targets';
 import { MESSAGES } from './messages';
+import { parseMirror } from './mirror';
 import { parsePathRewrite } from './path-rewrite';
 import { parseResilience, RESILIENCE_KEYS } from './resilience';
 import { parseResponseRewrites, RESPONSE_REWRITE_KEYS } from './response-rewrites';
@@ -32,6 +33,7 @@ const KNOWN_OPTIONS = [
   'axios',
   'pathRewrite',
   'encodedSlashes',
+  'mirror',
   ...RESILIENCE_KEYS,
   ...RESPONSE_REWRITE_KEYS,
 ] as const;
@@ -89,6 +91,7 @@ export function normalizeOptions(options: unknown, strategies: Readonly<Record<s
     pathRewrite: parsePathRewrite(own(opts, 'pathRewrite')),
     encodedSlashes: encodedSlashes ?? DEFAULTS.encodedSlashes,
     responseRewrites: parseResponseRewrites(opts),
+    mirror: parseMirror(own(opts, 'mirror')),
   });
 }
 

@@ -6,10 +6,12 @@ import type { Request } from 'express';
 import type { AxiosInstance, CreateAxiosDefaults } from 'axios';
 import type { HashKey, Strategy, StrategyFunction, StrategyName } from '../balancing/strategies/types';
 import type { DnsTargets } from './dns-targets';
+import type { MirrorOptions } from './mirror-types';
 import type { ResilienceOptions } from './resilience-types';
 import type { ResponseRewriteOptions } from './response-rewrite-types';
 
 export type { DnsResolver, DnsTargets, DnsTargetsOptions } from './dns-targets';
+export type { MirrorOptions } from './mirror-types';
 export type { HealthCheckOptions, OutlierDetectionOptions, QueueOptions, ResilienceOptions, RetryAfterOptions } from './resilience-types';
 export type { CookieRewrite, ResponseRewriteOptions } from './response-rewrite-types';
 
@@ -181,6 +183,15 @@ export interface LoadBalanceOptions extends ResilienceOptions, ResponseRewriteOp
    * ```
    */
   encodedSlashes?: 'keep' | 'decode' | 'reject';
+  /**
+   * Also send a sampled share of requests to other servers, and throw their answers away
+   * (traffic mirroring, or shadowing): see {@link MirrorOptions}. Off by default.
+   * @example
+   * ```ts
+   * loadBalance({ targets, mirror: { targets: ['http://127.0.0.1:4000'], sample: 0.1 } });
+   * ```
+   */
+  mirror?: MirrorOptions;
 }
 
 /**
