@@ -40,6 +40,7 @@ export function contenders(group: ProcessGroup, { execArgv, candidate }: Contend
     node('express-load-balance', 'express-load-balance (defaults)'),
     ...(candidate === undefined ? [] : [node('express-load-balance-candidate', 'express-load-balance, candidate build')]),
     node('express-load-balance-interceptor', 'express-load-balance + a no-op axios interceptor'),
+    node('express-load-balance-observed', 'express-load-balance + proxyEnd listener + Prometheus'),
     ...(candidate === undefined
       ? []
       : [node('express-load-balance-candidate-interceptor', 'express-load-balance, candidate build + a no-op axios interceptor')]),

@@ -5,8 +5,10 @@ import express from 'express';
 import type { BuildBalancer } from './types';
 
 type Package = typeof import('../../src/index');
+type PrometheusEntry = typeof import('../../src/prometheus');
 
 const DIST = path.join(__dirname, '..', '..', 'dist', 'index.js');
+const PROMETHEUS_DIST = path.join(__dirname, '..', '..', 'dist', 'prometheus.js');
 
 function buildFrom(dist: string, interceptor: boolean): BuildBalancer {
   return (targets) => {
@@ -39,3 +41,21 @@ export const buildCandidate: BuildBalancer = (targets) => buildFrom(candidate(),
 
 /** The candidate build with the no-op interceptor. */
 export const buildCandidateWithInterceptor: BuildBalancer = (targets) => buildFrom(candidate(), true)(targets);
+
+/**
+ * Observed as an operator would: a `proxyEnd` listener and the Prometheus adapter on a
+ * registry of its own, beside the stats window every balancer keeps.
+ */
+export const buildObserved: BuildBalancer = (targets) => {
+  const { loadBalance } = require(DIST) as Package;
+  const { prometheusMetrics } = require(PROMETHEUS_DIST) as PrometheusEntry;
+  const { Registry } = require('prom-client') as typeof import('prom-client');
+  const app = express();
+  app.use(express.json());
+  const lb = loadBalance({ targets });
+  let ended = 0;
+  lb.on('proxyEnd', () => void ended++);
+  prometheusMetrics(lb, { registry: new Registry() });
+  app.use(lb);
+  return app;
+};

@@ -7,6 +7,7 @@ export const NODE_BALANCERS: Readonly<Record<string, () => BuildBalancer>> = {
   'express-load-balance-candidate': () => (require('./express-load-balance') as typeof import('./express-load-balance')).buildCandidate,
   'express-load-balance-candidate-interceptor': () =>
     (require('./express-load-balance') as typeof import('./express-load-balance')).buildCandidateWithInterceptor,
+  'express-load-balance-observed': () => (require('./express-load-balance') as typeof import('./express-load-balance')).buildObserved,
   'express-load-balance-interceptor': () =>
     (require('./express-load-balance') as typeof import('./express-load-balance')).buildWithInterceptor,
   'node-http': () => (require('./node-http') as typeof import('./node-http')).build,
