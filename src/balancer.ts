@@ -18,6 +18,7 @@ import { createAdapter } from './forwarding/axios-adapter';
 import { createAxios } from './forwarding/axios-instance';
 import { Forwarder } from './forwarding/forwarder';
 import { Events } from './observability/events';
+import { balancerHistory, type BalancerHistory } from './observability/history';
 import { balancerStats, type BalancerStats } from './observability/stats';
 import type { BalancerConfig } from './options/config';
 import { MESSAGES } from './options/messages';
@@ -152,6 +153,11 @@ export class Balancer {
 
   stats(): BalancerStats {
     return balancerStats(this.pool, this.runtime.clock.now(), this.queue);
+  }
+
+  /** Each second of the last minute, per target and in total: for the status page only. */
+  history(): BalancerHistory {
+    return balancerHistory(this.pool, this.runtime.clock.now());
   }
 
   addTarget(input: unknown): void {

@@ -10,6 +10,7 @@ export type {
   QueueOptions,
   ResilienceOptions,
   RetryAfterOptions,
+  StatusPageOptions,
   StickyOptions,
   TargetInput,
 } from './options/types';

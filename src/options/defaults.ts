@@ -57,4 +57,6 @@ export const DEFAULTS = deepFreeze({
   slowStart: 0,
   retryAfter: { max: 60_000 },
   dnsTargets: { interval: 10_000, protocol: 'http' },
+  /** Seconds between reloads of the HTML status page. */
+  statusPage: { refresh: 5 },
 } as const);
