@@ -1,9 +1,9 @@
-import { AttemptWindow } from '../src/observability/attempt-window';
+import { AttemptWindow, percentiles } from '../src/observability/attempt-window';
 
 /** One attempt: when it ended, how long it took, and whether it succeeded (default: it did). */
 type Sample = readonly [at: number, durationMs: number, ok?: boolean];
 
-/** A 60 s window in 6 buckets of 10 s, as the balancer uses. */
+/** A 60 s window in 6 buckets of 10 s: coarser than the balancer's 1 s buckets, to pin the sliding with few samples. */
 function windowWith(samples: readonly Sample[]): AttemptWindow {
   const window = new AttemptWindow(60_000, 6);
   for (const [at, durationMs, ok = true] of samples) window.record(durationMs, ok, at);
@@ -119,5 +119,63 @@ describe('the sliding window', () => {
     const first = window.read(2_000);
     for (let i = 0; i < 100; i++) window.read(2_000 + i);
     expect(window.read(2_100)).toEqual(first);
+  });
+});
+
+describe("the balancer's window of 60 one-second buckets", () => {
+  it('slides in 1 s steps', () => {
+    const window = new AttemptWindow();
+    window.record(5, true, 999);
+    window.record(10, true, 1_000);
+    expect(window.read(59_999).requests).toBe(2);
+    expect(window.read(60_000)).toMatchObject({ requests: 1, latency: { p50: 10 } });
+    expect(window.read(60_999).requests).toBe(1);
+    expect(window.read(61_000).requests).toBe(0);
+  });
+
+  /** Attempts per second and p99 in ms of each of the last 60 whole seconds, oldest first. */
+  function perSecond(window: AttemptWindow, now: number): Array<[number, number | null]> {
+    return window.history(now).map((second) => [second.count, percentiles(second).p99]);
+  }
+
+  it('tells each of the last 60 whole seconds apart, the one still filling left out', () => {
+    const window = new AttemptWindow();
+    // Second 10: three attempts of 1, 2 and 30 ms; second 12: one of 4 ms; second 70: filling.
+    for (const d of [1, 2, 30]) window.record(d, true, 10_500);
+    window.record(4, false, 12_000);
+    window.record(8, true, 70_000);
+    const seconds = perSecond(window, 70_500);
+    expect(seconds).toHaveLength(60);
+    // The oldest whole second is 10 (10..70 s), the newest 69.
+    expect(seconds[0]).toEqual([3, 30]);
+    expect(seconds[1]).toEqual([0, null]);
+    expect(seconds[2]).toEqual([1, 4]);
+    expect(seconds.slice(3).every(([n, p99]) => n === 0 && p99 === null)).toBe(true);
+    // The live window (seconds 11..70) no longer counts second 10, while its history still shows it.
+    expect(window.read(70_500)).toMatchObject({ requests: 2, failures: 1 });
+  });
+
+  it('shows the second that just ended once the clock enters the next', () => {
+    const window = new AttemptWindow();
+    window.record(7, true, 5_000);
+    expect(perSecond(window, 5_999).at(-1)).toEqual([0, null]);
+    expect(perSecond(window, 6_000).at(-1)).toEqual([1, 7]);
+    expect(perSecond(window, 65_999)[0]).toEqual([1, 7]);
+    expect(perSecond(window, 66_000)[0]).toEqual([0, null]);
+  });
+
+  it('forgets the history after a long gap, and counts afresh after it', () => {
+    const window = new AttemptWindow();
+    for (let t = 0; t < 120_000; t += 250) window.record(3, true, t);
+    expect(perSecond(window, 120_000).every(([n]) => n === 4)).toBe(true);
+    window.record(9, true, 1_000_000);
+    const seconds = perSecond(window, 1_001_000);
+    expect(seconds.at(-1)).toEqual([1, 9]);
+    expect(seconds.slice(0, -1).every(([n]) => n === 0)).toBe(true);
+    expect(window.read(1_001_000)).toMatchObject({ requests: 1, latency: { p50: 9, p99: 9 } });
+  });
+
+  it('has an empty history before the first attempt', () => {
+    expect(perSecond(new AttemptWindow(), 3_000)).toEqual(Array.from({ length: 60 }, () => [0, null]));
   });
 });

@@ -5,17 +5,28 @@ import express, { type Express } from 'express';
 import express4 from 'express4';
 import { chromium, type Browser } from 'playwright-core';
 import type { TargetHealthEvent } from 'express-load-balance';
+import type { Runtime } from '../src/clock';
 import { escapeHtml } from '../src/observability/status-page';
+import { fakeRuntime, type FakeClock } from './helpers/fake-clock';
+import { endings } from './helpers/events';
 import { closeAll, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** The README's picture of the page, rewritten by the 10-target test when UPDATE_SCREENSHOT=1. */
+const SCREENSHOT = path.join(__dirname, '..', 'docs', 'status-page.png');
 const HAS_CHROMIUM = fs.existsSync(CHROMIUM);
 
 /** A balancer at /api with its status page at /status, on one app. */
-async function withStatusPage(targets: string[], options: Record<string, unknown> = {}, app: Express = express()): Promise<Balanced> {
-  const balanced = await startBalancer({ targets, retries: 0, ...options }, { mount: '/api', app });
+async function withStatusPage(
+  targets: string[],
+  options: Record<string, unknown> = {},
+  app: Express = express(),
+  { runtime, refresh = false }: { runtime?: Runtime; refresh?: number | false } = {},
+): Promise<Balanced> {
+  const balanced = await startBalancer({ targets, retries: 0, ...options }, { mount: '/api', app, runtime });
   // Routes added after the balancer still win for /status: the balancer only sees /api.
-  app.get('/status', balanced.lb.statusHandler());
+  // No reload by default: one in the middle of a browser test would race its reads.
+  app.get('/status', balanced.lb.statusHandler({ refresh }));
   return balanced;
 }
 
@@ -221,4 +232,86 @@ inChromium(`the status page in a real Chromium${HAS_CHROMIUM ? '' : ` (skipped: 
       await page.close();
     }
   });
+
+  /**
+   * A minute of traffic on the fake clock: `perSecond(s)` requests in second s, one after
+   * another, each taking the fake time its upstream moves the clock by; then the clock
+   * goes into second 60, so the charts show seconds 0 to 59.
+   */
+  async function minuteOfTraffic(clock: FakeClock, url: string, perSecond: (second: number) => number): Promise<number> {
+    let sent = 0;
+    for (let second = 0; second < 60; second++) {
+      clock.advance(second * 1000 + 100 - clock.now());
+      for (let i = 0; i < perSecond(second); i++, sent++) expect((await request(url, { path: '/api' })).status).toBe(200);
+    }
+    clock.advance(60_000 + 500 - clock.now());
+    return sent;
+  }
+
+  it('charts 10 targets and the total over the last minute, within a 1280 px window', async () => {
+    const clock = fakeRuntime().clock;
+    // Target i answers in 2 + i ms plus a few ms that vary, every 7th request of its own 30 ms more;
+    // it notes the seconds it served in.
+    const servedIn = Array.from({ length: 10 }, () => new Set<number>());
+    upstreams = await Promise.all(
+      servedIn.map((seconds, i) =>
+        startUpstream(`u${i}`, (app) =>
+          app.use((_req, _res, next) => {
+            seconds.add(Math.floor(clock.now() / 1000));
+            clock.advance(2 + i + (seconds.size % 5) + (seconds.size % 7 === 0 ? 30 : 0));
+            next();
+          }),
+        ),
+      ),
+    );
+    const targets = upstreams.map((u) => `${u.url}/v1`);
+    balanced = await withStatusPage(targets, { strategy: 'round-robin' }, express(), { runtime: fakeRuntime(clock), refresh: 30 });
+    const ended = endings(balanced.lb);
+    // 6 to 14 requests a second in a wave (about 550 in all), and none from second 40 to 44: the total's p99 has a gap there.
+    const perSecond = (second: number): number =>
+      second >= 40 && second < 45 ? 0 : 10 + Math.round(4 * Math.sin((second * Math.PI) / 10));
+    const sent = await minuteOfTraffic(clock, balanced.url, perSecond);
+    await ended.count(sent);
+
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems: string[] = [];
+    page.on('console', (message) => problems.push(`${message.type()}: ${message.text()}`));
+    page.on('pageerror', (error) => problems.push(error.message));
+    try {
+      expect((await page.goto(`${balanced.url}/status`))?.status()).toBe(200);
+      expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('30');
+      expect(await page.locator('tbody tr').count()).toBe(10);
+      expect(await page.locator('figure').count()).toBe(11);
+      // Every chart has a line through each of the last 60 seconds...
+      const rates = await page.evaluate<number[]>(
+        `[...document.querySelectorAll('svg.chart polyline')].map((line) => line.points.numberOfItems)`,
+      );
+      expect(rates).toEqual(Array(11).fill(60));
+      // ...and p99 a point for each second with requests: 55 in total, and for each target the seconds it served in.
+      const p99s = await page.evaluate<number[]>(
+        `[...document.querySelectorAll('svg.chart path.p99')].map((line) => line.getAttribute('d').match(/[ML]/g).length)`,
+      );
+      expect(p99s).toEqual([55, ...servedIn.map((seconds) => seconds.size)]);
+      expect(Math.min(...p99s)).toBeGreaterThan(20);
+      // Each chart is named for people using a screen reader.
+      const titles = await page.locator('svg.chart > title').allTextContents();
+      expect(titles).toHaveLength(22);
+      expect(titles[0]).toBe('All targets: requests per second over the last 60 s, axis up to 20/s, last second 9/s');
+      // The charts are drawn at their size and styled by the page's own style sheet.
+      const box = await page.locator('svg.chart').first().boundingBox();
+      expect(box).toMatchObject({ width: 240, height: 96 });
+      const stroke = await page.evaluate<string>(`getComputedStyle(document.querySelector('svg.chart polyline')).stroke`);
+      expect(stroke).toBe('rgb(9, 105, 218)');
+      // Nothing sticks out sideways.
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(1280);
+      expect(problems).toEqual([]);
+      if (process.env.UPDATE_SCREENSHOT === '1') {
+        fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      }
+    } finally {
+      await page.close();
+    }
+    // About 550 requests, one after another: on a busy 2-core machine that takes a while.
+  }, 60_000);
 });

@@ -19,6 +19,7 @@ import { createAxios } from './forwarding/axios-instance';
 import { Forwarder } from './forwarding/forwarder';
 import { Mirror } from './forwarding/mirror';
 import { Events } from './observability/events';
+import { balancerHistory, type BalancerHistory } from './observability/history';
 import { balancerStats, type BalancerStats } from './observability/stats';
 import { loadTracing } from './observability/tracing';
 import type { BalancerConfig } from './options/config';
@@ -171,6 +172,11 @@ export class Balancer {
 
   stats(): BalancerStats {
     return balancerStats(this.pool, this.runtime.clock.now(), this.queue, this.mirror);
+  }
+
+  /** Each second of the last minute, per target and in total: for the status page only. */
+  history(): BalancerHistory {
+    return balancerHistory(this.pool, this.runtime.clock.now());
   }
 
   addTarget(input: unknown): void {

@@ -13,6 +13,7 @@ export type {
   ResilienceOptions,
   ResponseRewriteOptions,
   RetryAfterOptions,
+  StatusPageOptions,
   StickyOptions,
   TargetInput,
 } from './options/types';

@@ -7,7 +7,8 @@ import type { Listener, LoadBalanceEvents } from './observability/events';
 import { STRATEGIES } from './balancing/strategies';
 import { MESSAGES } from './options/messages';
 import { normalizeOptions } from './options/normalize';
-import type { CloseOptions, LoadBalanceOptions, TargetInput } from './options/types';
+import { statusPageConfig } from './options/status-page';
+import type { CloseOptions, LoadBalanceOptions, StatusPageOptions, TargetInput } from './options/types';
 import { refuse } from './options/validate';
 import type { TargetSnapshot } from './balancing/target-views';
 import { systemRuntime, type Runtime } from './clock';
@@ -76,13 +77,16 @@ export interface LoadBalanceMiddleware extends RequestHandler {
    * An Express handler for a status page, like nginx's upstream status: JSON (what
    * {@link LoadBalanceMiddleware.stats} returns) by default, and for a browser
    * (`Accept: text/html`) a self-contained HTML table of the targets with their state,
-   * share of traffic, latency p50/p99 and requests in flight. Answers GET and HEAD.
-   * The page lists the upstream addresses: mount it where only operators reach it.
+   * share of traffic, latency p50/p99 and requests in flight, and for each target and
+   * in total, charts of requests per second and p99 latency over each of the last 60
+   * seconds. The page reloads itself every `refresh` seconds (default 5) and runs no
+   * script. Answers GET and HEAD. The page lists the upstream addresses: mount it where
+   * only operators reach it. A bad `options` throws a `TypeError`.
    *
    * @example
-   * app.get('/lb-status', requireAdmin, lb.statusHandler());
+   * app.get('/lb-status', requireAdmin, lb.statusHandler({ refresh: 10 }));
    */
-  statusHandler(): RequestHandler;
+  statusHandler(options?: StatusPageOptions): RequestHandler;
   /**
    * Adds a target while the balancer runs; it can take the very next request. Checked
    * like the `targets` option: a `TypeError` for an invalid URL or weight, or for a URL
@@ -223,7 +227,12 @@ function middlewareOf(balancer: Balancer): LoadBalanceMiddleware {
     },
     targets: () => balancer.targets(),
     stats: () => balancer.stats(),
-    statusHandler: () => statusHandler(() => balancer.stats()),
+    statusHandler: (options?: StatusPageOptions) =>
+      statusHandler(
+        () => balancer.stats(),
+        () => balancer.history(),
+        statusPageConfig(options),
+      ),
     addTarget: (target: TargetInput) => balancer.addTarget(target),
     removeTarget: (target: TargetInput) => balancer.removeTarget(target),
     ready: () => balancer.ready(),

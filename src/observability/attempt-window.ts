@@ -6,15 +6,18 @@
  * figures): whole microseconds, exact below 16 µs, then 16 sub-bins per power of two,
  * so a percentile read from a bin's midpoint is within about 3 % of the true value. The
  * window is a ring of time buckets, each with its own histogram, plus a running sum of
- * the live buckets; a bucket is cleared (and taken off the sum) when the clock has moved
- * past it, lazily, by whichever record or read comes first. Recording is a few integer
- * operations and no allocation; reading walks one histogram (totals walk all targets'
- * histograms side by side, without merging them into a copy).
+ * the live buckets; a bucket leaves the sum when the clock has moved past the window,
+ * lazily, by whichever record or read comes first. The ring keeps one bucket more than
+ * the window, so that {@link AttemptWindow.history} can read the last `buckets` whole
+ * buckets while the newest one is still filling. Recording is a few integer operations
+ * and no allocation; reading walks one histogram (totals walk all targets' histograms
+ * side by side, without merging them into a copy).
  */
 
-/** How far back `lb.stats()` looks: the last minute, sliding by 10 s steps. */
+/** How far back `lb.stats()` looks: the last minute, sliding by 1 s steps. */
 export const STATS_WINDOW_MS = 60_000;
-const STATS_BUCKETS = 6;
+/** One bucket a second: the status page charts each second of the last minute. */
+export const STATS_BUCKETS = 60;
 
 /** Sub-bins per power of two: 2^4, for about 3 % relative error at a bin's midpoint. */
 const SUB_BITS = 4;
@@ -106,6 +109,8 @@ export function percentiles({ histograms, count, min, max }: Summary): LatencyPe
   return { p50: values[0]!, p95: values[1]!, p99: values[2]! };
 }
 
+const NO_ATTEMPT: Summary = Object.freeze({ histograms: Object.freeze([]), count: 0, min: Number.POSITIVE_INFINITY, max: -1 });
+
 /**
  * One target's sliding window. `now` is a monotonic clock reading in ms (the balancer
  * passes `performance.now()`; tests pass what they like).
@@ -114,18 +119,20 @@ export class AttemptWindow {
   readonly windowMs: number;
   private readonly bucketMs: number;
   private readonly buckets: number;
-  /** Bucket i's histogram is bins[i*BINS .. (i+1)*BINS). */
+  /** Ring slots: the live buckets and the one that last left the window. */
+  private readonly ring: number;
+  /** Ring slot i's histogram is bins[i*BINS .. (i+1)*BINS). */
   private readonly bins: Uint32Array;
   /** The sum of the live buckets' histograms. */
   private readonly live = new Uint32Array(BINS);
   private readonly counts: Uint32Array;
   private readonly failureCounts: Uint32Array;
-  /** Per bucket, smallest and largest duration in µs (Infinity / -1 when empty). */
+  /** Per ring slot, smallest and largest duration in µs (Infinity / -1 when empty). */
   private readonly mins: Float64Array;
   private readonly maxes: Float64Array;
   private liveCount = 0;
   private liveFailures = 0;
-  /** Index of the time slot (floor(now / bucketMs)) the newest bucket covers. */
+  /** The time slot (floor(now / bucketMs)) of the newest bucket; the live ones are the `buckets` slots up to it. */
   private slot = Number.NEGATIVE_INFINITY;
 
   /**
@@ -135,12 +142,13 @@ export class AttemptWindow {
   constructor(windowMs = STATS_WINDOW_MS, buckets = STATS_BUCKETS) {
     this.windowMs = windowMs;
     this.buckets = buckets;
+    this.ring = buckets + 1;
     this.bucketMs = windowMs / buckets;
-    this.bins = new Uint32Array(BINS * buckets);
-    this.counts = new Uint32Array(buckets);
-    this.failureCounts = new Uint32Array(buckets);
-    this.mins = new Float64Array(buckets).fill(Number.POSITIVE_INFINITY);
-    this.maxes = new Float64Array(buckets).fill(-1);
+    this.bins = new Uint32Array(BINS * this.ring);
+    this.counts = new Uint32Array(this.ring);
+    this.failureCounts = new Uint32Array(this.ring);
+    this.mins = new Float64Array(this.ring).fill(Number.POSITIVE_INFINITY);
+    this.maxes = new Float64Array(this.ring).fill(-1);
   }
 
   /** Counts an attempt that ended at `now` after `durationMs`. */
@@ -170,7 +178,11 @@ export class AttemptWindow {
   summary(): Summary {
     let min = Number.POSITIVE_INFINITY;
     let max = -1;
-    for (let i = 0; i < this.buckets; i++) {
+    if (this.liveCount === 0) return { histograms: [this.live], count: 0, min, max };
+    // Every ring slot is live but the one that last left the window.
+    const gone = this.index(this.slot + 1);
+    for (let i = 0; i < this.ring; i++) {
+      if (i === gone) continue;
       if (this.mins[i]! < min) min = this.mins[i]!;
       if (this.maxes[i]! > max) max = this.maxes[i]!;
     }
@@ -178,33 +190,64 @@ export class AttemptWindow {
   }
 
   /**
+   * The last `buckets` whole buckets before the one `now` falls in, oldest first: what
+   * ended in each, as a summary to read percentiles from. For the status page's charts;
+   * it allocates, so it is not for the request path. The summaries share the window's
+   * memory: read them before the next record.
+   */
+  history(now: number): Summary[] {
+    this.advance(now);
+    const out: Summary[] = [];
+    for (let k = this.buckets; k >= 1; k--) {
+      const i = this.index(this.slot - k);
+      const count = this.counts[i]!;
+      const histogram = this.bins.subarray(i * BINS, (i + 1) * BINS);
+      out.push(count === 0 ? NO_ATTEMPT : { histograms: [histogram], count, min: this.mins[i]!, max: this.maxes[i]! });
+    }
+    return out;
+  }
+
+  /**
    * Moves the window to `now`: buckets the clock has left behind are taken off the live
-   * sum and cleared. Returns the index of the bucket `now` falls in. A clock reading
-   * older than the newest bucket (it cannot happen with a monotonic clock) counts there.
+   * sum, and ring slots about to be reused are cleared. Returns the ring slot `now` falls
+   * in. A clock reading older than the newest bucket (it cannot happen with a monotonic
+   * clock) counts there.
    */
   private advance(now: number): number {
     const slot = Math.floor(now / this.bucketMs);
     if (slot > this.slot) {
-      const stale = Math.min(slot - this.slot, this.buckets);
-      for (let k = 1; k <= stale; k++) this.clear((((slot - stale + k) % this.buckets) + this.buckets) % this.buckets);
+      // Before the first record, the ring is empty and nothing is live.
+      if (Number.isFinite(this.slot)) {
+        const oldest = this.slot - this.buckets + 1;
+        const leaving = Math.min(slot - this.slot, this.buckets);
+        for (let t = oldest; t < oldest + leaving; t++) this.retire(this.index(t));
+        // A slot is reused one lap of the ring later, once it has left the window.
+        const arriving = Math.min(slot - this.slot, this.ring);
+        for (let t = slot - arriving + 1; t <= slot; t++) this.clear(this.index(t));
+      }
       this.slot = slot;
     }
-    return ((this.slot % this.buckets) + this.buckets) % this.buckets;
+    return this.index(this.slot);
   }
 
-  private clear(i: number): void {
+  private index(slot: number): number {
+    return ((slot % this.ring) + this.ring) % this.ring;
+  }
+
+  /** Takes ring slot i off the live sum; its own counts stay readable by {@link history}. */
+  private retire(i: number): void {
     if (this.counts[i] === 0) return;
     const { bins, live } = this;
     const start = i * BINS;
-    for (let bin = 0; bin < BINS; bin++) {
-      const n = bins[start + bin]!;
-      if (n !== 0) {
-        live[bin]! -= n;
-        bins[start + bin] = 0;
-      }
-    }
+    for (let bin = 0; bin < BINS; bin++) live[bin]! -= bins[start + bin]!;
     this.liveCount -= this.counts[i]!;
     this.liveFailures -= this.failureCounts[i]!;
+  }
+
+  /** Empties ring slot i, which has left the window already. */
+  private clear(i: number): void {
+    if (this.counts[i] === 0) return;
+    this.bins.fill(0, i * BINS, (i + 1) * BINS);
     this.counts[i] = 0;
     this.failureCounts[i] = 0;
     this.mins[i] = Number.POSITIVE_INFINITY;

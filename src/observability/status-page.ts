@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { StatusPageConfig } from '../options/status-page';
+import type { BalancerHistory, Series } from './history';
 import type { BalancerStats, TargetStats } from './stats';
+import { latencyChart, rateChart } from './status-charts';
 
 const STYLE = `
-:root { color-scheme: light dark; --line: #8884; --muted: #888; --up: #1a7f37; --down: #cf222e; --ejected: #9a6700; --resting: #0969da; }
+:root { color-scheme: light dark; --line: #8884; --muted: #888; --up: #1a7f37; --down: #cf222e; --ejected: #9a6700; --resting: #0969da; --p99: #8250df; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
 main { max-width: 72rem; margin: 0 auto; padding: 1.5rem; }
 h1 { font-size: 1.25rem; margin: 0 0 .25rem; }
@@ -21,6 +24,20 @@ meter { width: 5rem; vertical-align: middle; margin-right: .4rem; }
 .level { color: var(--muted); font-size: .8rem; margin-left: .4rem; }
 tfoot td { font-weight: 600; border-bottom: 0; }
 tfoot td:first-child { font-family: inherit; }
+h2 { font-size: 1rem; margin: 1.75rem 0 .25rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(31rem, 1fr)); gap: 1rem 1.5rem; }
+figure { margin: 0; min-width: 0; }
+figcaption { font: 600 .8rem/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; border-bottom: 1px solid var(--line); padding-bottom: .2rem; margin-bottom: .3rem; }
+figcaption.total { font-family: inherit; }
+.pair { display: flex; flex-wrap: wrap; justify-content: space-between; gap: .75rem; }
+.chart { max-width: 100%; height: auto; }
+.chart text { font-size: 10px; fill: var(--muted); }
+.chart .name { font-size: 11px; font-weight: 600; }
+.chart .grid { stroke: var(--line); stroke-dasharray: 2 3; }
+.chart .axis { stroke: var(--line); }
+.chart .line { fill: none; stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
+.chart .rate { stroke: var(--resting); }
+.chart .p99 { stroke: var(--p99); stroke-width: 2; }
 `;
 
 /**
@@ -74,8 +91,24 @@ function row(target: TargetStats): string {
   );
 }
 
-/** The HTML status page: one table row per target, totals at the foot. */
-function renderStatusPage(stats: BalancerStats): string {
+/** A chart pair: requests per second and p99 latency of one target, or of all. */
+function figure(caption: string, series: Series, total = false): string {
+  return (
+    `<figure><figcaption${total ? ' class="total"' : ''}>${caption}</figcaption>` +
+    `<div class="pair">${rateChart(caption, series)}${latencyChart(caption, series)}</div></figure>`
+  );
+}
+
+function charts(stats: BalancerStats, history: BalancerHistory): string {
+  const each = stats.targets.map((target, i) => figure(escapeHtml(target.url), history.targets[i]!));
+  return (
+    `<h2>Last 60 seconds</h2>\n<p>Requests per second and p99 latency, one point per second; p99 has a gap where a second had no requests.</p>\n` +
+    `<div class="charts">\n${[figure('All targets', history.total, true), ...each].join('\n')}\n</div>\n`
+  );
+}
+
+/** The HTML status page: one table row per target, totals at the foot, then the charts. */
+function renderStatusPage(stats: BalancerStats, history: BalancerHistory, config: StatusPageConfig): string {
   const { totals } = stats;
   const seconds = Math.round(stats.windowMs / 1000);
   const { queue } = stats;
@@ -94,7 +127,7 @@ function renderStatusPage(stats: BalancerStats): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Upstream status</title>
+${config.refresh === undefined ? '' : `<meta http-equiv="refresh" content="${config.refresh}">\n`}<title>Upstream status</title>
 <style>${STYLE}</style>
 </head>
 <body>
@@ -108,7 +141,7 @@ ${stats.targets.map(row).join('\n')}
 </tbody>
 <tfoot><tr><td>Total</td><td></td><td></td><td></td><td>${count(totals.inFlight)}</td><td>${count(totals.requests)}</td><td>${count(totals.failures)}</td><td>${ms(totals.recent.latency.p50)}</td><td>${ms(totals.recent.latency.p99)}</td></tr></tfoot>
 </table>
-</main>
+${charts(stats, history)}</main>
 </body>
 </html>
 `;
@@ -117,9 +150,10 @@ ${stats.targets.map(row).join('\n')}
 /**
  * An Express handler answering GET and HEAD with the balancer's stats: JSON (what
  * `lb.stats()` returns) by default, a small HTML page when the client prefers
- * `text/html`, as a browser does. Other methods pass to `next()`.
+ * `text/html`, as a browser does, with charts of the last minute from `readHistory`
+ * (read only then). Other methods pass to `next()`.
  */
-export function statusHandler(read: () => BalancerStats): RequestHandler {
+export function statusHandler(read: () => BalancerStats, readHistory: () => BalancerHistory, config: StatusPageConfig): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       next();
@@ -131,7 +165,7 @@ export function statusHandler(read: () => BalancerStats): RequestHandler {
     if (req.accepts(['json', 'html']) === 'html') {
       res.set('Content-Security-Policy', CSP);
       res.set('X-Content-Type-Options', 'nosniff');
-      res.type('html').send(renderStatusPage(stats));
+      res.type('html').send(renderStatusPage(stats, readHistory(), config));
     } else {
       res.json(stats);
     }

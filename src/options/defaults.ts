@@ -63,4 +63,6 @@ export const DEFAULTS = deepFreeze({
   dnsTargets: { interval: 10_000, protocol: 'http' },
   /** Applies once `mirror` is given: mirroring is off by default. */
   mirror: { sample: 1, maxBodySize: 1_048_576, maxInFlight: 100 },
+  /** Seconds between reloads of the HTML status page. */
+  statusPage: { refresh: 5 },
 } as const);

@@ -41,7 +41,7 @@ const isNot =
 const TARGET_SHAPE = 'must be an absolute http(s) URL string or { url, weight, priority, backup }';
 
 export const MESSAGES = deepFreeze({
-  noun: { option: 'option', dnsTargets: 'dnsTargets() argument', close: 'close() argument' },
+  noun: { option: 'option', dnsTargets: 'dnsTargets() argument', close: 'close() argument', statusHandler: 'statusHandler() argument' },
 
   objects: {
     options: {
@@ -82,6 +82,7 @@ export const MESSAGES = deepFreeze({
     function: 'must be a function (req) => string | undefined',
     strategy: 'only applies to strategy "consistent-hash"',
   },
+  refresh: 'must be a whole number of seconds of at least 1, or false (or 0) for no reload',
   xForwarded: "must be 'append', 'replace' or false (unset: follow the app's trust proxy setting)",
   encodedSlashes: "must be 'keep', 'decode' or 'reject'",
   sticky: {

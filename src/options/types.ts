@@ -248,3 +248,16 @@ export interface CloseOptions {
    */
   drain?: number;
 }
+
+/**
+ * The argument of `lb.statusHandler()`.
+ * @public
+ */
+export interface StatusPageOptions {
+  /**
+   * Seconds between reloads of the HTML page, by a `<meta http-equiv="refresh">` (no
+   * script): a whole number of at least 1, or `false` (or `0`) for a page that does not
+   * reload. Default 5. The JSON answer is not affected.
+   */
+  refresh?: number | false;
+}
