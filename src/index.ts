@@ -3,6 +3,7 @@ export type {
   AxiosOption,
   CloseOptions,
   HealthCheckOptions,
+  HedgeOptions,
   LoadBalanceOptions,
   OutlierDetectionOptions,
   PathRewrite,
@@ -15,12 +16,13 @@ export type {
 } from './options/types';
 export type { Target, TargetSnapshot, TargetStatus } from './balancing/target-views';
 export { dnsTargets, type DnsResolver, type DnsTargets, type DnsTargetsOptions } from './options/dns-targets';
-export type { BalancerStats, QueueStats, TargetStats } from './observability/stats';
+export type { BalancerStats, HedgeStats, QueueStats, TargetStats } from './observability/stats';
 export type { LatencyPercentiles, WindowStats } from './observability/attempt-window';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
 export type {
   DequeueEvent,
   ErrorEvent,
+  HedgeEvent,
   Listener,
   LoadBalanceEvents,
   ProxyEndEvent,

@@ -11,7 +11,7 @@ export interface AttemptEnd {
   readonly target: { readonly url: string };
   readonly method: string;
   readonly status: number | undefined;
-  readonly result: 'response' | 'error' | 'aborted';
+  readonly result: 'response' | 'error' | 'aborted' | 'hedge-lost';
   readonly durationMs: number;
 }
 
@@ -32,10 +32,15 @@ export interface QueueLeave {
 export interface MeteredBalancer {
   on(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
   on(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
+  on(name: 'hedge', listener: () => void): unknown;
   off(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
   off(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
-  /** Read once, at registration: a balancer with a wait queue gets the queue metrics too. */
-  stats?(): { readonly queue?: { readonly length: number } };
+  off(name: 'hedge', listener: () => void): unknown;
+  /**
+   * Read once, at registration: a balancer with a wait queue gets the queue metrics too,
+   * one with hedging the hedge counter.
+   */
+  stats?(): { readonly queue?: { readonly length: number }; readonly hedge?: object };
   targets(): ReadonlyArray<{
     readonly url: string;
     readonly inFlight: number;
@@ -75,13 +80,15 @@ const STATUS_CLASSES = Object.freeze(Array.from({ length: 10 }, (_, digit) => `$
 const LABELS = ['target', 'method', 'status_class'] as const;
 /** Registered only for a balancer with a wait queue (the `queue` option). */
 const QUEUE_METRICS = ['queue_length', 'queue_wait_seconds'];
+/** Registered only for a balancer with hedging on (the `hedge` option). */
+const HEDGE_METRICS = ['hedges_total'];
 /** Prometheus's metric name syntax (data model: metric names and labels). */
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 type Labels = Record<(typeof LABELS)[number], string>;
 
 function statusClass(event: AttemptEnd): string {
-  if (event.result === 'error') return 'error';
+  if (event.result === 'error' || event.result === 'hedge-lost') return event.result;
   const { status } = event;
   if (status === undefined) return 'aborted';
   return STATUS_CLASSES[Math.floor(status / 100)] ?? 'error';
@@ -108,7 +115,8 @@ function isBucketBounds(value: unknown): value is readonly number[] {
  * - `elb_requests_total` counter: attempts sent upstream (each retry counts), by
  *   `target`, `method` and `status_class` (`2xx`…`5xx`, `error` when the target could not
  *   be reached, reset, timed out or broke off its answer, `aborted` when the client left
- *   before the answer);
+ *   before the answer, `hedge-lost` when another attempt of a hedged request answered
+ *   first);
  * - `elb_request_duration_seconds` histogram: their durations, to the end of the
  *   response, by the same labels;
  * - `elb_in_flight_requests` gauge by `target`, read at scrape time;
@@ -116,7 +124,9 @@ function isBucketBounds(value: unknown): value is readonly number[] {
  *   ejected, not resting after a `Retry-After`), 0 otherwise, read at scrape time;
  * - with the `queue` option on: `elb_queue_length` gauge (requests waiting, read at
  *   scrape time) and `elb_queue_wait_seconds` histogram by `result` (`served`,
- *   `timeout`, `aborted`, `closed`).
+ *   `timeout`, `aborted`, `closed`);
+ * - with the `hedge` option on: `elb_hedges_total` counter, hedges sent (extra attempts
+ *   of requests whose first answer was late).
  *
  * The series of a target that was removed disappear at the next scrape.
  *
@@ -151,24 +161,26 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   if (buckets !== undefined && !isBucketBounds(buckets)) {
     fail('buckets', 'a non-empty array of increasing positive numbers of seconds');
   }
-  const queued = typeof lb.stats === 'function' && lb.stats().queue !== undefined;
-  const names = ['requests_total', 'request_duration_seconds', 'in_flight_requests', 'target_up', ...(queued ? QUEUE_METRICS : [])].map(
-    (name) => prefix + name,
-  );
+  const stats = typeof lb.stats === 'function' ? lb.stats() : undefined;
+  const queued = stats?.queue !== undefined;
+  const hedged = stats?.hedge !== undefined;
+  const names = [
+    'requests_total',
+    'request_duration_seconds',
+    'in_flight_requests',
+    'target_up',
+    ...(queued ? QUEUE_METRICS : []),
+    ...(hedged ? HEDGE_METRICS : []),
+  ].map((name) => prefix + name);
   const taken = names.find((name) => registry.getSingleMetric(name) !== undefined);
   if (taken !== undefined) {
     throw new TypeError(
       `express-load-balance: prometheusMetrics(): the registry already has ${taken}; give each balancer its own "prefix" or "registry"`,
     );
   }
-  const [requestsName, durationName, inFlightName, upName, queueLengthName, queueWaitName] = names as [
-    string,
-    string,
-    string,
-    string,
-    string | undefined,
-    string | undefined,
-  ];
+  const [requestsName, durationName, inFlightName, upName] = names as [string, string, string, string];
+  const [queueLengthName, queueWaitName] = queued ? names.slice(4, 6) : [];
+  const hedgesName = hedged ? names[names.length - 1] : undefined;
   const registers = [registry];
 
   /**
@@ -260,6 +272,17 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
     lb.on('dequeue', waited);
   }
 
+  let hedgeSent: (() => void) | undefined;
+  if (hedgesName !== undefined) {
+    const hedges = new Counter({
+      name: hedgesName,
+      help: 'Hedges sent: extra attempts of requests whose first answer was late',
+      registers,
+    });
+    hedgeSent = () => hedges.inc();
+    lb.on('hedge', hedgeSent);
+  }
+
   let closed = false;
   return {
     registry,
@@ -269,6 +292,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
       closed = true;
       lb.off('proxyEnd', record);
       if (waited !== undefined) lb.off('dequeue', waited);
+      if (hedgeSent !== undefined) lb.off('hedge', hedgeSent);
       for (const name of names) registry.removeSingleMetric(name);
     },
   };

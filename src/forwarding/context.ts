@@ -7,6 +7,7 @@ import type { Clock } from '../clock';
 import type { Events } from '../observability/events';
 import type { BalancerConfig } from '../options/config';
 import type { RetryBudget } from '../resilience/retry-budget';
+import type { Hedging } from './hedge-policy';
 import type { Deadlines } from './transport';
 
 /** The balancer's parts that forwarding uses, built once by the balancer. */
@@ -23,6 +24,8 @@ export interface ForwardingParts {
   readonly sticky: StickySessions | undefined;
   /** The `queue` option's wait queue, when it is on. */
   readonly queue: WaitQueue | undefined;
+  /** The `hedge` option, when it is on. */
+  readonly hedging: Hedging | undefined;
 }
 
 /** What an exchange needs: the parts, and what follows from them. */

@@ -83,6 +83,11 @@ function renderStatusPage(stats: BalancerStats): string {
     queue === undefined
       ? ''
       : `<p class="queue">Queue: ${count(queue.length)} of ${count(queue.size)} waiting; ${count(queue.recent.requests)} waits ended in the last ${seconds} s (${count(queue.recent.failures)} not served), p50 ${ms(queue.recent.latency.p50)}, p99 ${ms(queue.recent.latency.p99)}.</p>\n`;
+  const { hedge } = stats;
+  const hedging =
+    hedge === undefined
+      ? ''
+      : `<p class="hedge">Hedging: ${count(hedge.sent)} hedges sent, ${count(hedge.won)} answered first; delay ${hedge.delayMs === null ? 'not yet known (fewer than 50 attempts)' : ms(hedge.delayMs)}.</p>\n`;
   const panic = stats.panic ? '<p class="panic">No target is usable: requests go to all of them anyway (panic mode).</p>' : '';
   return `<!doctype html>
 <html lang="en">
@@ -96,7 +101,7 @@ function renderStatusPage(stats: BalancerStats): string {
 <main>
 <h1>Upstream status</h1>
 <p>${totals.usable} of ${totals.targets} targets up. Share, p50 and p99 cover the attempts that ended in the last ${seconds} s (${count(totals.recent.requests)}).</p>
-${panic}${waiting}<table>
+${panic}${waiting}${hedging}<table>
 <thead><tr><th>Target</th><th>State</th><th>Weight</th><th>Share</th><th>In flight</th><th>Requests</th><th>Failures</th><th>p50</th><th>p99</th></tr></thead>
 <tbody>
 ${stats.targets.map(row).join('\n')}

@@ -56,5 +56,7 @@ export const DEFAULTS = deepFreeze({
   /** Off: no wait queue unless `queue` is given. */
   slowStart: 0,
   retryAfter: { max: 60_000 },
+  /** Applies once `hedge` is given: hedging is off by default. */
+  hedge: { delay: 'p95', max: 1 },
   dnsTargets: { interval: 10_000, protocol: 'http' },
 } as const);

@@ -51,6 +51,16 @@ export const MESSAGES = deepFreeze({
     sticky: { notObject: () => 'must be an object { cookie?, secret? }', unknownKey: isNot('a sticky option') },
     target: { notObject: () => TARGET_SHAPE, unknownKey: isNot('a target option') },
     settings: { notObject: (known) => `must be an object { ${list(known)} }`, unknownKey: isNot('a known setting') },
+    hedge: {
+      notObject: () => "must be false or an object { delay?: ms | 'p90' | 'p95' | 'p99', max?: 1-3 }",
+      unknownKey: (path, _key, value, known, noun) =>
+        sentence(
+          noun,
+          path,
+          `is not a hedge setting (expected ${list(known)}; only GET, HEAD and OPTIONS without a body are hedged)`,
+          value,
+        ),
+    },
   } satisfies Record<string, ObjectWording>,
 
   value: {
@@ -109,6 +119,11 @@ export const MESSAGES = deepFreeze({
     minPerSecond: 'must be a finite number of at least 0',
     healthPath: 'must be a path starting with a single "/"',
     statusRange: 'must be [lowest, highest]',
+  },
+
+  hedge: {
+    delay: "must be a positive number of ms or 'p90', 'p95' or 'p99'",
+    max: 'must be a whole number from 1 to 3',
   },
 
   pathRewrite: {

@@ -9,7 +9,14 @@ import type { DnsTargets } from './dns-targets';
 import type { ResilienceOptions } from './resilience-types';
 
 export type { DnsResolver, DnsTargets, DnsTargetsOptions } from './dns-targets';
-export type { HealthCheckOptions, OutlierDetectionOptions, QueueOptions, ResilienceOptions, RetryAfterOptions } from './resilience-types';
+export type {
+  HealthCheckOptions,
+  HedgeOptions,
+  OutlierDetectionOptions,
+  QueueOptions,
+  ResilienceOptions,
+  RetryAfterOptions,
+} from './resilience-types';
 
 /**
  * The `sticky` option: session affinity by cookie, on top of any strategy.
