@@ -111,6 +111,18 @@ describe('hedged requests', () => {
     expect(inFlight()).toEqual([0, 0]);
   });
 
+  it('is off without the option: no timer, one attempt however late the answer', async () => {
+    await start(['a', 'b'], {});
+    const answer = request(balanced.url, { path: '/slow' });
+    await holder.arrived(1);
+    expect(clock.pending).toBe(0);
+    clock.advance(60_000);
+    expect(sentTo()).toEqual(['a']);
+    holder.release('a');
+    expect((await answer).status).toBe(200);
+    expect(balanced.lb.stats().hedge).toBeUndefined();
+  });
+
   it('sends no hedge when the answer comes in time: the timer is cancelled with the head', async () => {
     await start(['a', 'b'], { hedge: { delay: DELAY } });
     const answer = request(balanced.url, { path: '/slow' });
