@@ -11,18 +11,20 @@ import { WaitQueue } from './balancing/wait-queue';
 import { StickySessions } from './balancing/sticky';
 import { strategyFactory } from './balancing/strategies';
 import type { TargetSnapshot } from './balancing/target-views';
-import type { Runtime } from './clock';
+import type { Clock, Runtime } from './clock';
 import { DnsDiscovery } from './discovery/runner';
 import { NoTargetError } from './errors';
 import { createAdapter } from './forwarding/axios-adapter';
 import { createAxios } from './forwarding/axios-instance';
 import { Forwarder } from './forwarding/forwarder';
+import { Hedging } from './forwarding/hedge-policy';
 import { Mirror } from './forwarding/mirror';
 import { Events } from './observability/events';
 import { balancerHistory, type BalancerHistory } from './observability/history';
+import { RecentLatency } from './observability/recent-latency';
 import { balancerStats, type BalancerStats } from './observability/stats';
 import { loadTracing } from './observability/tracing';
-import type { BalancerConfig } from './options/config';
+import type { BalancerConfig, HedgeConfig } from './options/config';
 import { MESSAGES } from './options/messages';
 import { parseTarget } from './options/targets';
 import { milliseconds, optionObject, own, refuse } from './options/validate';
@@ -31,6 +33,8 @@ import { BackPressure } from './resilience/back-pressure';
 import { OutlierDetection } from './resilience/outlier-detection';
 import { RetryBudget } from './resilience/retry-budget';
 import { UpgradeProxy, type UpgradeContext } from './upgrade/upgrade-proxy';
+
+const HEDGE_QUANTILES = Object.freeze({ p90: 0.9, p95: 0.95, p99: 0.99 });
 
 /**
  * The object behind a `loadBalance()` middleware: builds every part once from the
@@ -50,6 +54,7 @@ export class Balancer {
   private readonly outliers: OutlierDetection | undefined;
   private readonly backPressure: BackPressure | undefined;
   private readonly queue: WaitQueue | undefined;
+  private readonly hedging: Hedging | undefined;
   private readonly discovery: DnsDiscovery | undefined;
   private readonly ownAgents: readonly http.Agent[];
   /** The `mirror` option's copier, with its own connection pool. */
@@ -136,6 +141,7 @@ export class Balancer {
             timeout: config.timeout,
             keepAliveTimeout: config.keepAliveTimeout,
           });
+    this.hedging = Balancer.hedgingOf(resilience.hedge, pool, clock);
     this.forwarder = new Forwarder({
       config,
       axios: this.axios,
@@ -149,8 +155,20 @@ export class Balancer {
       queue,
       tracing: loadTracing(config.strategy.kind === 'built-in' ? config.strategy.name : 'custom'),
       mirror: this.mirror,
+      hedging: this.hedging,
     });
     this.upgradeContext = { config, selector, lifecycle, events: this.events, deadlines, closed: () => this.closing !== undefined };
+  }
+
+  /**
+   * The `hedge` option's parts: a percentile delay reads the pool's windows, and needs 50
+   * attempts in them before it hedges anything (a tail percentile of fewer says little).
+   */
+  private static hedgingOf(config: HedgeConfig | undefined, pool: Pool, clock: Clock): Hedging | undefined {
+    if (config === undefined) return undefined;
+    const { delay } = config;
+    const recent = typeof delay === 'number' ? undefined : new RecentLatency(() => pool.targets, HEDGE_QUANTILES[delay], 50, clock);
+    return new Hedging(config, recent);
   }
 
   handle(req: Request, res: Response, next: NextFunction): void {
@@ -171,7 +189,7 @@ export class Balancer {
   }
 
   stats(): BalancerStats {
-    return balancerStats(this.pool, this.runtime.clock.now(), this.queue, this.mirror);
+    return balancerStats(this.pool, this.runtime.clock.now(), this.queue, this.mirror, this.hedging);
   }
 
   /** Each second of the last minute, per target and in total: for the status page only. */

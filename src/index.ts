@@ -4,6 +4,7 @@ export type {
   CloseOptions,
   CookieRewrite,
   HealthCheckOptions,
+  HedgeOptions,
   LoadBalanceOptions,
   MirrorOptions,
   OutlierDetectionOptions,
@@ -19,13 +20,14 @@ export type {
 } from './options/types';
 export type { Target, TargetSnapshot, TargetStatus } from './balancing/target-views';
 export { dnsTargets, type DnsResolver, type DnsTargets, type DnsTargetsOptions } from './options/dns-targets';
-export type { BalancerStats, QueueStats, TargetStats } from './observability/stats';
+export type { BalancerStats, HedgeStats, QueueStats, TargetStats } from './observability/stats';
 export type { MirrorStats } from './forwarding/mirror';
 export type { LatencyPercentiles, WindowStats } from './observability/attempt-window';
 export type { HashKey, Outcome, Strategy, StrategyFunction, StrategyName } from './balancing/strategies/types';
 export type {
   DequeueEvent,
   ErrorEvent,
+  HedgeEvent,
   Listener,
   LoadBalanceEvents,
   MirrorEvent,

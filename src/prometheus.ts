@@ -11,7 +11,7 @@ export interface AttemptEnd {
   readonly target: { readonly url: string };
   readonly method: string;
   readonly status: number | undefined;
-  readonly result: 'response' | 'error' | 'aborted';
+  readonly result: 'response' | 'error' | 'aborted' | 'hedge-lost';
   readonly durationMs: number;
 }
 
@@ -43,13 +43,15 @@ export interface MirrorCounts {
 export interface MeteredBalancer {
   on(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
   on(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
+  on(name: 'hedge', listener: () => void): unknown;
   off(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
   off(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
+  off(name: 'hedge', listener: () => void): unknown;
   /**
-   * Read at registration, where a balancer with a wait queue or a mirror gets their
-   * metrics too, and at scrape time for them.
+   * Read at registration, where a balancer with a wait queue, a mirror or hedging gets
+   * their metrics too, and at scrape time for the queue and the mirror.
    */
-  stats?(): { readonly queue?: { readonly length: number }; readonly mirror?: MirrorCounts };
+  stats?(): { readonly queue?: { readonly length: number }; readonly mirror?: MirrorCounts; readonly hedge?: object };
   targets(): ReadonlyArray<{
     readonly url: string;
     readonly inFlight: number;
@@ -100,13 +102,15 @@ const MIRROR_COUNTERS = [
   ['mirror_failed_total', 'failed', 'Copies sent to mirror targets that got no complete answer'],
 ] as const;
 const MIRROR_IN_FLIGHT = 'mirror_in_flight_requests';
+/** Registered only for a balancer with hedging on (the `hedge` option). */
+const HEDGE_TOTAL = 'hedges_total';
 /** Prometheus's metric name syntax (data model: metric names and labels). */
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 type Labels = Record<(typeof LABELS)[number], string>;
 
 function statusClass(event: AttemptEnd): string {
-  if (event.result === 'error') return 'error';
+  if (event.result === 'error' || event.result === 'hedge-lost') return event.result;
   const { status } = event;
   if (status === undefined) return 'aborted';
   return STATUS_CLASSES[Math.floor(status / 100)] ?? 'error';
@@ -133,7 +137,8 @@ function isBucketBounds(value: unknown): value is readonly number[] {
  * - `elb_requests_total` counter: attempts sent upstream (each retry counts), by
  *   `target`, `method` and `status_class` (`2xx`…`5xx`, `error` when the target could not
  *   be reached, reset, timed out or broke off its answer, `aborted` when the client left
- *   before the answer);
+ *   before the answer, `hedge-lost` when another attempt of a hedged request answered
+ *   first);
  * - `elb_request_duration_seconds` histogram: their durations, to the end of the
  *   response, by the same labels;
  * - `elb_in_flight_requests` gauge by `target`, read at scrape time;
@@ -144,7 +149,9 @@ function isBucketBounds(value: unknown): value is readonly number[] {
  *   `timeout`, `aborted`, `closed`);
  * - with the `mirror` option on, read at scrape time from `lb.stats().mirror`:
  *   `elb_mirror_sent_total`, `elb_mirror_skipped_total` and `elb_mirror_failed_total`
- *   counters and the `elb_mirror_in_flight_requests` gauge.
+ *   counters and the `elb_mirror_in_flight_requests` gauge;
+ * - with the `hedge` option on: `elb_hedges_total` counter, hedges sent (extra attempts
+ *   of requests whose first answer was late).
  *
  * The series of a target that was removed disappear at the next scrape.
  *
@@ -182,6 +189,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   const initial = typeof lb.stats === 'function' ? lb.stats() : undefined;
   const queued = initial?.queue !== undefined;
   const mirrored = initial?.mirror !== undefined;
+  const hedged = initial?.hedge !== undefined;
   const names = [
     'requests_total',
     'request_duration_seconds',
@@ -189,6 +197,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
     'target_up',
     ...(queued ? QUEUE_METRICS : []),
     ...(mirrored ? [...MIRROR_COUNTERS.map(([name]) => name), MIRROR_IN_FLIGHT] : []),
+    ...(hedged ? [HEDGE_TOTAL] : []),
   ].map((name) => prefix + name);
   const taken = names.find((name) => registry.getSingleMetric(name) !== undefined);
   if (taken !== undefined) {
@@ -312,6 +321,17 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
     });
   }
 
+  let hedgeSent: (() => void) | undefined;
+  if (hedged) {
+    const hedges = new Counter({
+      name: prefix + HEDGE_TOTAL,
+      help: 'Hedges sent: extra attempts of requests whose first answer was late',
+      registers,
+    });
+    hedgeSent = () => hedges.inc();
+    lb.on('hedge', hedgeSent);
+  }
+
   let closed = false;
   return {
     registry,
@@ -321,6 +341,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
       closed = true;
       lb.off('proxyEnd', record);
       if (waited !== undefined) lb.off('dequeue', waited);
+      if (hedgeSent !== undefined) lb.off('hedge', hedgeSent);
       for (const name of names) registry.removeSingleMetric(name);
     },
   };

@@ -51,6 +51,14 @@ export class Holder {
     for (const { name, res } of this.entries.splice(0)) res.type('text/plain').send(`released by ${name}`);
   }
 
+  /** Answers the oldest request held by the upstream called `name`. */
+  release(name: string): void {
+    const i = this.entries.findIndex((entry) => entry.name === name);
+    if (i === -1) throw new Error(`no request held by ${name}`);
+    const [entry] = this.entries.splice(i, 1);
+    entry!.res.type('text/plain').send(`released by ${name}`);
+  }
+
   /** Answers the oldest held request. */
   releaseOne(): void {
     const entry = this.entries.shift();

@@ -19,7 +19,9 @@ export type AttemptOutcome =
   /** Unreachable, reset, timed out, or its answer broke off or could not be forwarded. A failure. */
   | { readonly result: 'error'; readonly status?: number | undefined }
   /** Says nothing about the target: the client left, sent too much, or an axios interceptor threw. */
-  | { readonly result: 'aborted'; readonly status?: number | undefined };
+  | { readonly result: 'aborted'; readonly status?: number | undefined }
+  /** A hedged request's attempt that another attempt's answer beat: cut, and says nothing about the target. */
+  | { readonly result: 'hedge-lost'; readonly status?: undefined };
 
 /**
  * What began an attempt and can cut it short (an HTTP exchange): asked to when

@@ -77,6 +77,20 @@ export class TargetSelector {
 
   /** A target for a retry that is none of `tried`, or undefined when there is none. */
   chooseRetry(req: Request, tried: readonly TargetState[]): TargetState | undefined {
+    const usable = this.chooseUsable(req, tried);
+    if (usable !== undefined) return usable;
+    // As in panic mode: a target health checks gave up on is still better than none.
+    const max = this.maxInFlight;
+    const open = this.pool.targets.filter((target) => target.inFlight < max && !tried.includes(target));
+    return open.length === 0 ? undefined : this.strategy.pick(open, req);
+  }
+
+  /**
+   * A usable target with room that is not among `tried`, by priority level, or undefined:
+   * where a hedge goes (unlike a retry, never to a target that is down: a hedge is extra
+   * load, not the request's last chance).
+   */
+  chooseUsable(req: Request, tried: readonly TargetState[]): TargetState | undefined {
     const max = this.maxInFlight;
     this.pool.rampUp();
     const untried = (target: TargetState): boolean => target.inFlight < max && !tried.includes(target);
@@ -84,9 +98,7 @@ export class TargetSelector {
       const open = level.usable.filter(untried);
       if (open.length > 0) return this.strategy.pick(open, req);
     }
-    // As in panic mode: a target health checks gave up on is still better than none.
-    const open = this.pool.targets.filter(untried);
-    return open.length === 0 ? undefined : this.strategy.pick(open, req);
+    return undefined;
   }
 
   /** Several levels: draw one by its share of the load, then pick among its targets with room. */

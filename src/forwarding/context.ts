@@ -10,6 +10,7 @@ import type { BalancerConfig } from '../options/config';
 import type { RetryBudget } from '../resilience/retry-budget';
 import type { AxiosPipeline } from './axios-pipeline';
 import type { Mirror } from './mirror';
+import type { Hedging } from './hedge-policy';
 import type { Deadlines } from './transport';
 
 /** The balancer's parts that forwarding uses, built once by the balancer. */
@@ -30,6 +31,8 @@ export interface ForwardingParts {
   readonly tracing: AttemptTracing | undefined;
   /** The `mirror` option's copier, when it is on. */
   readonly mirror: Mirror | undefined;
+  /** The `hedge` option, when it is on. */
+  readonly hedging: Hedging | undefined;
 }
 
 /** What an exchange needs: the parts, and what follows from them. */

@@ -1,7 +1,7 @@
-import { IncomingMessage, type Agent, type OutgoingHttpHeaders } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import type { AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
-import type { Attempt, AttemptOutcome, AttemptOwner } from '../balancing/attempts';
+import type { Attempt, AttemptOutcome } from '../balancing/attempts';
 import type { TargetState } from '../balancing/target';
 import { BadGatewayError, NoTargetError, type LoadBalanceError, type PayloadTooLargeError } from '../errors';
 import { log } from '../observability/log';
@@ -11,10 +11,11 @@ import { isReplayable, StreamedBody, type RequestBody } from './body';
 import { RetryDecision } from './retry-decision';
 import type { ExchangeContext } from './context';
 import { copyResponseHead, type UpstreamHeaders } from './headers';
+import { Hedge, type HedgeLeg, type HedgeOwner } from './hedging';
 import { ResponseRelay } from './response-relay';
-import type { PipelineCallbacks } from './axios-pipeline';
 import { rewriteResponseHead } from './response-rewrites';
-import { dispatch, UpstreamCall } from './transport';
+import { responseStream, sendCall, type SendCallbacks } from './send';
+import { UpstreamCall } from './transport';
 import { leaveBodyUnread } from './unread-body';
 import { upstreamError } from './upstream-errors';
 import { joinBasePath } from './upstream-path';
@@ -34,7 +35,7 @@ export interface ExchangePlan {
  * allow it, then hands the answer to a {@link ResponseRelay}. Each attempt is begun and
  * ended through the attempt lifecycle, exactly once, however it ends.
  */
-export class Exchange implements PipelineCallbacks, AttemptOwner {
+export class Exchange implements SendCallbacks, HedgeOwner {
   private target: TargetState;
   private readonly body: RequestBody;
   private readonly headers: UpstreamHeaders;
@@ -47,6 +48,8 @@ export class Exchange implements PipelineCallbacks, AttemptOwner {
   private resentFresh = false;
   private clientClosed = false;
   private call: UpstreamCall | undefined;
+  /** The attempts of a hedged request until one settles it; then the exchange takes that one over. */
+  private hedge: Hedge | undefined;
   /** Streams the answer to the client, once one was accepted. */
   private relay: ResponseRelay | undefined;
   private readonly startedAt: number;
@@ -66,9 +69,41 @@ export class Exchange implements PipelineCallbacks, AttemptOwner {
   }
 
   start(): void {
-    this.ctx.budget.recordRequest();
+    const { ctx } = this;
+    ctx.budget.recordRequest();
     this.res.on('close', this.onClientClose);
+    const delayMs = ctx.hedging?.delayFor(this.req, this.body);
+    if (delayMs !== undefined) {
+      this.hedge = new Hedge(ctx.hedging!, ctx, this.req, this.relative, this.headers, this);
+      this.hedge.start(this.target, delayMs);
+      return;
+    }
     this.begin(this.target);
+  }
+
+  hedgeAnswered(leg: HedgeLeg, upstream: IncomingMessage, failed: readonly TargetState[]): void {
+    this.takeOver(leg, failed);
+    this.onResponse(upstream);
+  }
+
+  hedgeFailed(leg: HedgeLeg, error: unknown, failed: readonly TargetState[]): void {
+    this.takeOver(leg, failed);
+    this.onError(error);
+  }
+
+  /**
+   * The attempt that settled a hedged request becomes the exchange's own: retries and the
+   * answer go on from it, and no retry goes to a target that failed the request before.
+   */
+  private takeOver(leg: HedgeLeg, failed: readonly TargetState[]): void {
+    for (const target of failed) this.retries().failedOn(target);
+    this.sent = this.hedge!.sent;
+    this.hedge = undefined;
+    this.target = leg.target;
+    this.attempt = leg.attempt;
+    this.call = leg.call;
+    this.resentFresh = leg.resentFresh;
+    if (leg.headers !== this.headers) this.headers.host = leg.target.hostHeader;
   }
 
   /** Starts an attempt on `target`, taking an in-flight slot there. */
@@ -85,14 +120,7 @@ export class Exchange implements PipelineCallbacks, AttemptOwner {
     const path = joinBasePath(target.basePath, this.relative);
     this.call = new UpstreamCall(target, path, this.body, ctx.deadlines, fresh, ++this.sent, ctx.tracing);
     this.attempt!.sent(path, this.sent);
-    if (ctx.direct()) {
-      // Nothing on lb.axios would change the request: send it with the transport alone.
-      const { defaults } = ctx.axios;
-      const agent: unknown = target.protocol === 'https:' ? defaults.httpsAgent : defaults.httpAgent;
-      dispatch(this.call, this.req.method, headers as OutgoingHttpHeaders, agent as Agent | undefined, this);
-      return;
-    }
-    ctx.pipeline.send(this.call, this.req.method, target.url + this.relative, headers, this);
+    sendCall(ctx, this.req.method, headers, this.call, this.relative, this);
   }
 
   /** Ends the current attempt, if it is still open. */
@@ -115,19 +143,15 @@ export class Exchange implements PipelineCallbacks, AttemptOwner {
     // The client went away: abort upstream at once so the upstream sees its connection close.
     this.clientClosed = true;
     this.decisions?.cancel();
+    this.hedge?.cancel();
     this.call?.request?.destroy();
     this.relay?.clientLeft();
   };
 
   readonly onAxiosResponse = (response: AxiosResponse): void => {
-    const upstream = (response as Partial<AxiosResponse> | undefined)?.data as unknown;
-    if (!(upstream instanceof IncomingMessage)) {
-      this.notFromUpstream(
-        new TypeError('express-load-balance: an axios response interceptor must return the response, with its data stream unread'),
-      );
-      return;
-    }
-    this.onResponse(upstream);
+    const upstream = responseStream(response);
+    if (upstream instanceof IncomingMessage) this.onResponse(upstream);
+    else this.notFromUpstream(upstream);
   };
 
   /** The upstream's response head arrived: forward it, or retry when `retryOn` says so. */

@@ -53,6 +53,11 @@ export class RetryDecision {
     return next !== undefined && this.ctx.budget.tryRetry() ? next : undefined;
   }
 
+  /** `target` failed the request (an attempt of a hedged one): no retry goes there. */
+  failedOn(target: TargetState): void {
+    (this.tried ??= new TriedTargets()).add(target);
+  }
+
   /** A retry is made: counted against `retries`. */
   taken(): void {
     this.used++;

@@ -92,21 +92,29 @@ const NO_LATENCY: LatencyPercentiles = Object.freeze({ p50: null, p95: null, p99
  * seen, so that a window of equal durations reads exactly; the top rank reads the
  * largest duration.
  */
-export function percentiles({ histograms, count, min, max }: Summary): LatencyPercentiles {
-  if (count === 0) return NO_LATENCY;
-  const ranks = [Math.ceil(0.5 * count), Math.ceil(0.95 * count), Math.ceil(0.99 * count)];
-  const values = [0, 0, 0];
+export function percentiles(summary: Summary): LatencyPercentiles {
+  if (summary.count === 0) return NO_LATENCY;
+  const [p50, p95, p99] = quantiles(summary, STATS_QUANTILES);
+  return { p50: p50!, p95: p95!, p99: p99! };
+}
+
+const STATS_QUANTILES = [0.5, 0.95, 0.99] as const;
+
+/** The values in ms at the quantiles `qs` (increasing, each in (0, 1]) of a summary with samples; see {@link percentiles}. */
+export function quantiles({ histograms, count, min, max }: Summary, qs: readonly number[]): number[] {
+  const ranks = qs.map((q) => Math.ceil(q * count));
+  const values = qs.map(() => 0);
   let next = 0;
   let seen = 0;
-  for (let bin = 0; bin < BINS && next < 3; bin++) {
+  for (let bin = 0; bin < BINS && next < qs.length; bin++) {
     for (let h = 0; h < histograms.length; h++) seen += histograms[h]![bin]!;
-    while (next < 3 && seen >= ranks[next]!) {
+    while (next < qs.length && seen >= ranks[next]!) {
       // The top rank is the largest duration, known exactly.
       const mid = ranks[next] === count ? max : binLow(bin) + (binWidth(bin) - 1) / 2;
       values[next++] = Math.min(Math.max(mid, min), max) / 1000;
     }
   }
-  return { p50: values[0]!, p95: values[1]!, p99: values[2]! };
+  return values;
 }
 
 const NO_ATTEMPT: Summary = Object.freeze({ histograms: Object.freeze([]), count: 0, min: Number.POSITIVE_INFINITY, max: -1 });
@@ -172,6 +180,12 @@ export class AttemptWindow {
   read(now: number): WindowStats {
     this.advance(now);
     return { requests: this.liveCount, failures: this.liveFailures, latency: percentiles(this.summary()) };
+  }
+
+  /** The window moved to `now`, as a {@link Summary} (for a percentile over targets, without reading each one's). */
+  summaryAt(now: number): Summary {
+    this.advance(now);
+    return this.summary();
   }
 
   /** The live histogram with its count and extremes (for totals over targets); call {@link read} first. */

@@ -53,9 +53,11 @@ export interface ProxyEndEvent {
   /**
    * `'response'`: the upstream answered and its answer was streamed to the end (or set
    * aside for a retry). `'error'`: it could not be reached, reset, timed out, or its
-   * answer broke off. `'aborted'`: the client went away first.
+   * answer broke off. `'aborted'`: the client went away first. `'hedge-lost'`: a
+   * hedged request's attempt that another attempt's answer beat, cut at once (see the
+   * `hedge` option).
    */
-  readonly result: 'response' | 'error' | 'aborted';
+  readonly result: 'response' | 'error' | 'aborted' | 'hedge-lost';
   /** Milliseconds from sending the request to the end of the response or the failure. */
   readonly durationMs: number;
 }
@@ -118,6 +120,22 @@ export interface RetryEvent {
 }
 
 /**
+ * Payload of the `hedge` event: a request's response head is late, and the same request
+ * goes to another target too (the `hedge` option).
+ * @public
+ */
+export interface HedgeEvent {
+  /** The client's request. */
+  readonly req: Request;
+  /** The target of the first attempt, whose answer is late. */
+  readonly target: Target;
+  /** The target the hedge goes to. */
+  readonly next: Target;
+  /** How long the previous attempt had waited, in ms: the delay in force. */
+  readonly delayMs: number;
+}
+
+/**
  * Payload of the `dequeue` event: a request left the wait queue (the `queue` option).
  * @public
  */
@@ -170,6 +188,8 @@ export interface LoadBalanceEvents {
   proxyEnd: ProxyEndEvent;
   /** A failed attempt is being retried on another target. */
   retry: RetryEvent;
+  /** A late request is sent to another target too (the `hedge` option). */
+  hedge: HedgeEvent;
   /** A target left the rotation (health checks or outlier detection). */
   targetDown: TargetHealthEvent;
   /** A target rejoined the rotation. */
@@ -200,6 +220,7 @@ export class Events {
     proxyRes: [],
     proxyEnd: [],
     retry: [],
+    hedge: [],
     targetDown: [],
     targetUp: [],
     error: [],

@@ -45,6 +45,28 @@ export interface BalancerStats {
   readonly queue?: QueueStats;
   /** Copies sent to mirror targets, when the `mirror` option is on. */
   readonly mirror?: MirrorStats;
+  /** Hedged requests, when the `hedge` option is on. */
+  readonly hedge?: HedgeStats;
+}
+
+/**
+ * Hedged requests in {@link BalancerStats}.
+ * @public
+ */
+export interface HedgeStats {
+  /** Hedges sent since start: extra attempts of requests whose first answer was late. */
+  readonly sent: number;
+  /** Of those, the ones whose answer came first and was forwarded. */
+  readonly won: number;
+  /** The delay in force, in ms; null while a percentile delay waits for 50 attempts in the window. */
+  readonly delayMs: number | null;
+}
+
+/** What the stats read of hedging. */
+export interface HedgeView {
+  readonly sent: number;
+  readonly won: number;
+  delay(): number | undefined;
 }
 
 /**
@@ -72,7 +94,13 @@ export interface QueueView {
 }
 
 /** Reads every current target's counters and window at `now`. Targets being drained after removal are left out. */
-export function balancerStats(pool: Pool, now: number, queue?: QueueView, mirror?: { stats(): MirrorStats }): BalancerStats {
+export function balancerStats(
+  pool: Pool,
+  now: number,
+  queue?: QueueView,
+  mirror?: { stats(): MirrorStats },
+  hedging?: HedgeView,
+): BalancerStats {
   const list = pool.targets;
   const windows = list.map((target) => target.recent.read(now));
   const histograms: Uint32Array[] = [];
@@ -115,5 +143,6 @@ export function balancerStats(pool: Pool, now: number, queue?: QueueView, mirror
     },
     ...waiting,
     ...(mirror === undefined ? {} : { mirror: mirror.stats() }),
+    ...(hedging === undefined ? {} : { hedge: { sent: hedging.sent, won: hedging.won, delayMs: hedging.delay() ?? null } }),
   };
 }

@@ -121,6 +121,11 @@ function renderStatusPage(stats: BalancerStats, history: BalancerHistory, config
     mirror === undefined
       ? ''
       : `<p class="mirror">Mirror (${mirror.targets.map(escapeHtml).join(', ')}): ${count(mirror.sent)} copies sent, ${count(mirror.failed)} failed, ${count(mirror.skipped)} skipped, ${count(mirror.inFlight)} in flight.</p>\n`;
+  const { hedge } = stats;
+  const hedging =
+    hedge === undefined
+      ? ''
+      : `<p class="hedge">Hedging: ${count(hedge.sent)} hedges sent, ${count(hedge.won)} answered first; delay ${hedge.delayMs === null ? 'not yet known (fewer than 50 attempts)' : ms(hedge.delayMs)}.</p>\n`;
   const panic = stats.panic ? '<p class="panic">No target is usable: requests go to all of them anyway (panic mode).</p>' : '';
   return `<!doctype html>
 <html lang="en">
@@ -134,7 +139,7 @@ ${config.refresh === undefined ? '' : `<meta http-equiv="refresh" content="${con
 <main>
 <h1>Upstream status</h1>
 <p>${totals.usable} of ${totals.targets} targets up. Share, p50 and p99 cover the attempts that ended in the last ${seconds} s (${count(totals.recent.requests)}).</p>
-${panic}${waiting}${mirrored}<table>
+${panic}${waiting}${mirrored}${hedging}<table>
 <thead><tr><th>Target</th><th>State</th><th>Weight</th><th>Share</th><th>In flight</th><th>Requests</th><th>Failures</th><th>p50</th><th>p99</th></tr></thead>
 <tbody>
 ${stats.targets.map(row).join('\n')}

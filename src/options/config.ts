@@ -129,6 +129,16 @@ export interface ResilienceConfig {
   readonly slowStart: number;
   /** Undefined when `retryAfter: false`. */
   readonly retryAfter: RetryAfterConfig | undefined;
+  /** Undefined when hedging is off (the default). */
+  readonly hedge: HedgeConfig | undefined;
+}
+
+/** The validated `hedge` option. */
+export interface HedgeConfig {
+  /** ms after the first attempt was sent, or a percentile of the last minute's attempt latency. */
+  readonly delay: number | 'p90' | 'p95' | 'p99';
+  /** Extra attempts at most, 1 to 3. */
+  readonly max: number;
 }
 
 /** The validated `queue` option. */

@@ -60,6 +60,8 @@ export const DEFAULTS = deepFreeze({
   /** Off: no wait queue unless `queue` is given. */
   slowStart: 0,
   retryAfter: { max: 60_000 },
+  /** Applies once `hedge` is given: hedging is off by default. */
+  hedge: { delay: 'p95', max: 1 },
   dnsTargets: { interval: 10_000, protocol: 'http' },
   /** Applies once `mirror` is given: mirroring is off by default. */
   mirror: { sample: 1, maxBodySize: 1_048_576, maxInFlight: 100 },

@@ -51,6 +51,16 @@ export const MESSAGES = deepFreeze({
     sticky: { notObject: () => 'must be an object { cookie?, secret? }', unknownKey: isNot('a sticky option') },
     target: { notObject: () => TARGET_SHAPE, unknownKey: isNot('a target option') },
     settings: { notObject: (known) => `must be an object { ${list(known)} }`, unknownKey: isNot('a known setting') },
+    hedge: {
+      notObject: () => "must be false or an object { delay?: ms | 'p90' | 'p95' | 'p99', max?: 1-3 }",
+      unknownKey: (path, _key, value, known, noun) =>
+        sentence(
+          noun,
+          path,
+          `is not a hedge setting (expected ${list(known)}; only GET, HEAD and OPTIONS without a body are hedged)`,
+          value,
+        ),
+    },
   } satisfies Record<string, ObjectWording>,
 
   value: {
@@ -122,6 +132,11 @@ export const MESSAGES = deepFreeze({
     cookieValue: 'must be a string without control characters or ";" (an empty string removes the attribute)',
     host: "must be a host or host:port, such as 'example.com' or 'example.com:8443'",
     protocol: "must be 'http' or 'https'",
+  },
+
+  hedge: {
+    delay: "must be a positive number of ms or 'p90', 'p95' or 'p99'",
+    max: 'must be a whole number from 1 to 3',
   },
 
   pathRewrite: {

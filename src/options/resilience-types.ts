@@ -94,6 +94,34 @@ export interface ResilienceOptions {
    * rests). `false` turns it off. Default `{ max: 60_000 }`.
    */
   retryAfter?: false | RetryAfterOptions;
+  /**
+   * Hedged requests: when a bodiless GET, HEAD or OPTIONS has no response head `delay` ms
+   * after it was sent, the same request goes to another usable target too; the first head
+   * to arrive is forwarded and every other attempt is cut at once. Hedges take the retry
+   * budget, so a slow fleet cannot double its load. Default: off.
+   *
+   * @example
+   * ```ts
+   * loadBalance({ targets, hedge: { delay: 'p95', max: 1 } });
+   * ```
+   */
+  hedge?: false | HedgeOptions;
+}
+
+/**
+ * The `hedge` option. Only these two keys are accepted: nothing widens hedging beyond
+ * GET, HEAD and OPTIONS requests without a body.
+ * @public
+ */
+export interface HedgeOptions {
+  /**
+   * How long the first attempt may wait for its response head before a hedge is sent: ms,
+   * or `'p90'`, `'p95'`, `'p99'` of the last minute's attempt latency over all targets
+   * (never below 1 ms; no hedging until 50 attempts ended in that minute). Default `'p95'`.
+   */
+  delay?: number | 'p90' | 'p95' | 'p99';
+  /** Extra attempts at most, each `delay` ms after the one before, a whole number from 1 to 3. Default 1. */
+  max?: number;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { HealthCheckConfig, OutlierConfig, QueueConfig, ResilienceConfig, RetryAfterConfig } from './config';
 import { DEFAULTS } from './defaults';
+import { parseHedge } from './hedge';
 import { MESSAGES } from './messages';
 import { fail, milliseconds, optionObject, own, ratio, wholeNumber } from './validate';
 
@@ -16,6 +17,7 @@ export const RESILIENCE_KEYS = [
   'queue',
   'slowStart',
   'retryAfter',
+  'hedge',
 ] as const;
 
 const QUEUE_KEYS = ['size', 'timeout'] as const;
@@ -107,6 +109,7 @@ export function parseResilience(opts: Record<string, unknown>): ResilienceConfig
     queue: parseQueue(own(opts, 'queue')),
     slowStart: parseSlowStart(own(opts, 'slowStart')),
     retryAfter: parseRetryAfter(own(opts, 'retryAfter')),
+    hedge: parseHedge(own(opts, 'hedge')),
   });
 }
 

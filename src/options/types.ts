@@ -12,7 +12,14 @@ import type { ResponseRewriteOptions } from './response-rewrite-types';
 
 export type { DnsResolver, DnsTargets, DnsTargetsOptions } from './dns-targets';
 export type { MirrorOptions } from './mirror-types';
-export type { HealthCheckOptions, OutlierDetectionOptions, QueueOptions, ResilienceOptions, RetryAfterOptions } from './resilience-types';
+export type {
+  HealthCheckOptions,
+  HedgeOptions,
+  OutlierDetectionOptions,
+  QueueOptions,
+  ResilienceOptions,
+  RetryAfterOptions,
+} from './resilience-types';
 export type { CookieRewrite, ResponseRewriteOptions } from './response-rewrite-types';
 
 /**

@@ -39,7 +39,7 @@ export class OutlierDetection implements AttemptObserver {
    * forwarded.
    */
   attemptEnded(target: TargetState, outcome: AttemptOutcome): void {
-    if (outcome.result === 'aborted') return;
+    if (outcome.result === 'aborted' || outcome.result === 'hedge-lost') return;
     const failed = outcome.result === 'error' || outcome.status >= 500;
     const record = this.recordOf(target);
     if (!failed) {
