@@ -14,11 +14,16 @@ export default defineConfig(
     'docs/',
     'bench/results/',
     '.ci/',
+    // Mutation testing's report and sandbox (npm run mutate).
+    'reports/',
+    '.stryker-tmp/',
     // Tool configuration files (not part of the library, tests, benchmarks or examples).
     'eslint.config.mjs',
     '.dependency-cruiser.cjs',
     'jest.config.js',
     'jest.express4.config.js',
+    'jest.mutate.config.js',
+    'stryker.config.mjs',
     'tsup.config.ts',
   ]),
   {

@@ -205,21 +205,19 @@ describe('hostile upstreams', () => {
     const get = await request(balanced.url);
     expect([get.status, get.text]).toEqual([200, 'good']);
 
-    const startedAt = performance.now();
     const post = await request(balanced.url, { method: 'POST', body: 'x' });
-    const elapsed = performance.now() - startedAt;
+    // Answered by the timeout (the test's own timeout bounds "soon"), not by a retry.
     expect(post.status).toBe(504);
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    // Bounded: the timeout and not much more, nowhere near "for ever".
-    expect(elapsed).toBeLessThan(3_000);
+    expect(balanced.errors).toEqual([expect.objectContaining({ code: 'ELB_GATEWAY_TIMEOUT' })]);
     expect(silent.hits).toEqual(['GET', 'POST']);
     expect(good.hits).toEqual(['GET']);
   });
 
   it('serves an upstream that answers slowly but within the timeout, in one attempt', async () => {
+    // Slow next to `good`, and far within the timeout, whatever else the machine is doing.
     const slow = await upstream((_req, res) => setTimeout(() => res.end('slow'), 150));
     const good = await upstream((_req, res) => res.end('good'));
-    balanced = await startBalancer({ targets: [slow.url, good.url], strategy: first, timeout: 300 });
+    balanced = await startBalancer({ targets: [slow.url, good.url], strategy: first, timeout: 10_000 });
     const res = await request(balanced.url);
     expect([res.status, res.text]).toEqual([200, 'slow']);
     expect(balanced.lb.targets().map((t) => [t.requests, t.failures])).toEqual([

@@ -2,6 +2,7 @@ import { format } from 'node:util';
 import createDebug from 'debug';
 import { dnsTargets, isLoadBalanceError, loadBalance, type DnsTargetsOptions, type ErrorEvent } from 'express-load-balance';
 import { startDns, watchedResolver, type Srv, type TestDns, type WatchedResolver } from './helpers/dns-server';
+import { fakeRuntime, type FakeClock } from './helpers/fake-clock';
 import { Holder } from './helpers/hold';
 import { answers, closeAll, request, startBalancer, type Balanced, type Upstream } from './helpers/servers';
 
@@ -251,19 +252,87 @@ describe('targets from DNS', () => {
     await expect(ready).rejects.toThrow(/closed before DNS named any target for _http._tcp.api.service.test/);
   });
 
-  it('gives each balancer its own lookups from one dnsTargets() value', async () => {
-    const [a] = await startUpstreams('a');
-    dns.srv.set(SERVICE, [srv(a!)]);
-    const source = dnsTargets(SERVICE, { servers: [dns.address] });
-    const first = await startBalancer({ targets: source });
-    const second = await startBalancer({ targets: source });
-    try {
-      await Promise.all([first.lb.ready(), second.lb.ready()]);
-      await first.lb.removeTarget(a!.url);
-      expect(second.lb.targets().map((t) => t.url)).toEqual([a!.url]);
-    } finally {
-      await closeAll(first, second);
+  describe('on the injected clock', () => {
+    const INTERVAL = 7_777;
+    const clocks: FakeClock[] = [];
+    afterEach(() => void (clocks.length = 0));
+
+    /** Follows SERVICE through a watched resolver, every INTERVAL ms of the balancer's clock. */
+    const source = (resolver: WatchedResolver) => dnsTargets(SERVICE, { resolver, interval: INTERVAL });
+
+    /** A balancer on its own fake clock, following `source`, once it has its first answer. */
+    async function onClock(source: ReturnType<typeof dnsTargets>): Promise<Balanced & { clock: FakeClock }> {
+      const runtime = fakeRuntime();
+      clocks.push(runtime.clock);
+      const started = await startBalancer({ targets: source, outlierDetection: false }, { runtime });
+      await started.lb.ready();
+      return Object.assign(started, { clock: runtime.clock });
     }
+
+    /**
+     * Moves `clock` to the next lookup, which must start at once, and resolves once its
+     * answer is applied (the lookup after it is scheduled).
+     */
+    async function nextLookup(clock: FakeClock, resolver: WatchedResolver): Promise<void> {
+      const applied = clock.timersSet(1, (ms) => ms === INTERVAL);
+      const before = resolver.started();
+      clock.advance(INTERVAL);
+      expect(resolver.started()).toBe(before + 1);
+      await applied;
+    }
+
+    const sortedUrls = (lb: Balanced['lb']) =>
+      lb
+        .targets()
+        .map((t) => t.url)
+        .sort();
+
+    it('gives each balancer its own lookups from one dnsTargets() value: closing one leaves the other following', async () => {
+      const [a, b] = await startUpstreams('a', 'b');
+      dns.srv.set(SERVICE, [srv(a!)]);
+      const resolver = watchedResolver(dns, SERVICE);
+      const shared = source(resolver);
+      const first = await onClock(shared);
+      const second = await onClock(shared);
+      try {
+        await first.lb.removeTarget(a!.url);
+        expect(sortedUrls(second.lb)).toEqual([a!.url]);
+        await first.lb.close();
+
+        dns.srv.set(SERVICE, [srv(a!), srv(b!)]);
+        await nextLookup(second.clock, resolver);
+        expect(sortedUrls(second.lb)).toEqual(urls(a!, b!));
+        first.clock.advance(10 * INTERVAL);
+        expect(resolver.started()).toBe(3); // the first lookup of each, then the second's next
+      } finally {
+        await closeAll(first, second);
+      }
+    });
+
+    it('stops its lookups on close()', async () => {
+      const [a] = await startUpstreams('a');
+      dns.srv.set(SERVICE, [srv(a!)]);
+      const resolver = watchedResolver(dns, SERVICE);
+      balanced = await onClock(source(resolver));
+      await nextLookup(clocks[0]!, resolver);
+      expect(resolver.started()).toBe(2);
+
+      await balanced.lb.close();
+      clocks[0]!.advance(10 * INTERVAL);
+      expect(resolver.started()).toBe(2);
+    });
+
+    it('leaves targets added with lb.addTarget() alone, whatever DNS says', async () => {
+      const [a, b, c] = await startUpstreams('a', 'b', 'c');
+      dns.srv.set(SERVICE, [srv(a!)]);
+      const resolver = watchedResolver(dns, SERVICE);
+      balanced = await onClock(source(resolver));
+      balanced.lb.addTarget(b!.url);
+
+      dns.srv.set(SERVICE, [srv(c!)]);
+      await nextLookup(clocks[0]!, resolver);
+      expect(sortedUrls(balanced.lb)).toEqual(urls(b!, c!));
+    });
   });
 });
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   BadGatewayError,
   GatewayTimeoutError,
@@ -6,7 +7,7 @@ import {
   type LoadBalanceMiddleware,
   type LoadBalanceOptions,
 } from 'express-load-balance';
-import { closeAll, deadUrl, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 describe('upstream failures become proper HTTP answers through next(err)', () => {
   let upstream: Upstream | undefined;
@@ -99,5 +100,64 @@ describe('upstream failures become proper HTTP answers through next(err)', () =>
     const res = await request(url);
     expect(res.status).toBe(502);
     expect(seen).toEqual(['listener bug', 'ELB_BAD_GATEWAY']);
+  });
+});
+
+// The response timer runs on real time (Node's socket timers), so these tests take
+// real time: each keeps a margin of at least 200 ms on either side of `timeout`.
+describe('how long an attempt may wait for its response headers (`timeout`)', () => {
+  let upstreams: Upstream[] = [];
+  let balanced: Balanced | undefined;
+  afterEach(async () => {
+    await closeAll(balanced, ...upstreams);
+    balanced = undefined;
+    upstreams = [];
+  });
+
+  it('restarts the timer while the request body is still flowing, so a slow upload is not cut off', async () => {
+    const TIMEOUT_MS = 250;
+    const CHUNKS = 10;
+    const GAP_MS = 60; // 10 × 60 ms of upload: more than twice the timeout in all
+    upstreams = [await startUpstream('patient')];
+    balanced = await startBalancer({ targets: [upstreams[0]!.url], timeout: TIMEOUT_MS });
+    const req = http.request(`${balanced.url}/upload`, { method: 'POST', agent: false, headers: { 'content-type': 'text/plain' } });
+    const response = new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+    for (let i = 0; i < CHUNKS; i++) {
+      req.write(`chunk ${i};`);
+      await delay(GAP_MS);
+    }
+    req.end();
+    const res = await response;
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    expect(upstreams[0]!.seen[0]!.body.toString()).toBe(Array.from({ length: CHUNKS }, (_, i) => `chunk ${i};`).join(''));
+    expect(balanced.errors).toHaveLength(0);
+  });
+
+  it('answers 504 to a client whose upload stalled past the timeout, once it sends the rest', async () => {
+    upstreams = [await startUpstream('silent', (app) => app.post('/upload', () => undefined))];
+    balanced = await startBalancer({ targets: [upstreams[0]!.url], timeout: 100 });
+    const failed = new Promise((resolve) => balanced!.lb.on('error', resolve));
+    const req = http.request(`${balanced.url}/upload`, { method: 'POST', agent: false, headers: { 'content-type': 'text/plain' } });
+    const response = new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+    req.write('the first part;');
+    await failed; // the client sent nothing for `timeout` ms
+    req.end('x'.repeat(256 * 1024));
+    const res = await response;
+    res.resume();
+    expect(res.statusCode).toBe(504);
+    expect(balanced.errors).toEqual([expect.objectContaining({ code: 'ELB_GATEWAY_TIMEOUT' })]);
+  });
+
+  it('gives each attempt the full timeout, however long the attempts before it took', async () => {
+    const TIMEOUT_MS = 600;
+    const EACH_MS = 350; // two attempts together take longer than the timeout, each alone does not
+    const answering = (status: number) => (app: Parameters<NonNullable<Parameters<typeof startUpstream>[1]>>[0]) =>
+      app.get('/slow', (_req, res) => void setTimeout(() => res.status(status).send(`${status}`), EACH_MS));
+    upstreams = [await startUpstream('busy', answering(503)), await startUpstream('ok', answering(200))];
+    balanced = await startBalancer({ targets: upstreams.map((u) => u.url), strategy: first, retryOn: [503], timeout: TIMEOUT_MS });
+    const res = await request(balanced.url, { path: '/slow' });
+    expect([res.status, res.text]).toEqual([200, '200']);
+    expect(upstreams.map((u) => u.seen.length)).toEqual([1, 1]);
   });
 });

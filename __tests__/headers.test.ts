@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { once } from 'node:events';
+import http, { type IncomingHttpHeaders } from 'node:http';
 import express from 'express';
 import { rawRequest, type RawResponse } from './helpers/raw-client';
 import { respond, startRawUpstream } from './helpers/raw-upstream';
@@ -57,6 +58,24 @@ describe('request headers', () => {
     // The balancer's own connection to the upstream has its own Connection header.
     if (key === 'connection') expect(seen.connection).toBe('keep-alive');
     else expect(seen[key]).toBeUndefined();
+  });
+
+  it('answers Expect: 100-continue itself, and does not pass Expect on', async () => {
+    const { upstream, balanced } = await setUp();
+    const req = http.request(`${balanced.url}/upload`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'text/plain', 'content-length': '4', expect: '100-continue' },
+    });
+    const response = new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+    // The body goes only once the balancer said 100 Continue.
+    await once(req, 'continue');
+    req.end('body');
+    const res = await response;
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    expect(upstream.seen[0]!.headers.expect).toBeUndefined();
+    expect(upstream.seen[0]!.body.toString()).toBe('body');
   });
 
   it('does not forward the headers the client Connection header names', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { HealthCheckOptions, LoadBalanceMiddleware } from 'express-load-balance';
 import { nextEvent } from './helpers/events';
+import { FakeClock, fakeRuntime } from './helpers/fake-clock';
 import { startProbed, type ProbedUpstream } from './helpers/health';
 import { closeAll, deadUrl, request, startBalancer, type Balanced } from './helpers/servers';
 
@@ -135,18 +136,54 @@ describe('active health checks', () => {
     expect(a.probes).toHaveLength(2);
   });
 
-  it('stops probing on lb.close(), the next probe already scheduled included', async () => {
-    const interval = 200;
-    const { lb } = await start(['a'], { ...FAST, interval });
-    const [a] = upstreams as [ProbedUpstream];
-    await a.probed(2);
-    // Let the second probe's answer come back, so the third is scheduled, then close.
-    await delay(20);
-    await lb.close();
-    const atClose = a.probes.length;
-    // No event can show that something does not happen: watch for three intervals.
-    await delay(3 * interval);
-    expect(a.probes.length).toBe(atClose);
+  describe('on the injected clock', () => {
+    const INTERVAL = 1_000;
+    const TIMEOUT = 5_000;
+
+    /**
+     * One target probed every INTERVAL ms of a fake clock whose random source says what
+     * `draws` holds; `delays` collects every probe delay the checks set on it.
+     */
+    async function onClock(draws: number[]): Promise<{ clock: FakeClock; delays: number[]; a: ProbedUpstream }> {
+      const clock = new FakeClock();
+      const delays: number[] = [];
+      const set = clock.setTimeout.bind(clock);
+      clock.setTimeout = (callback, ms) => {
+        if (ms !== TIMEOUT) delays.push(ms);
+        return set(callback, ms);
+      };
+      upstreams = [await startProbed('a')];
+      const runtime = fakeRuntime(clock, () => draws.shift() ?? 0.5);
+      const healthCheck = { ...FAST, interval: INTERVAL, timeout: TIMEOUT };
+      balanced = await startBalancer({ targets: [upstreams[0]!.url], healthCheck, outlierDetection: false }, { runtime });
+      return { clock, delays, a: upstreams[0]! };
+    }
+
+    /** Moves the clock to the next probe and waits until its answer is in and the one after it is scheduled. */
+    async function nextProbe(clock: FakeClock, delays: number[]): Promise<void> {
+      const scheduled = clock.timersSet(1, (ms) => ms !== TIMEOUT);
+      clock.advance(delays.at(-1)!);
+      await scheduled;
+    }
+
+    it('jitters each interval by ±10 %, so targets and balancers do not probe in lockstep', async () => {
+      // The first probe comes at a random point of the first interval; then each random
+      // draw r gives interval × (0.9 + 0.2 r).
+      const { clock, delays, a } = await onClock([0.25, 0, 0.5, 1]);
+      for (let i = 0; i < 3; i++) await nextProbe(clock, delays);
+      expect(delays).toEqual([250, 900, 1_000, 1_100]);
+      expect(a.probes).toHaveLength(3);
+    });
+
+    it('stops probing on lb.close(), the next probe already scheduled included', async () => {
+      const { clock, delays, a } = await onClock([]);
+      await nextProbe(clock, delays);
+      await nextProbe(clock, delays);
+      expect(a.probes).toHaveLength(2);
+      await balanced!.lb.close();
+      // Every probe starts from a timer on this clock: with none left, none can come.
+      expect(clock.pending).toBe(0);
+    });
   });
 
   it('never keeps a process alive: its timers are unref()ed', async () => {

@@ -5,11 +5,21 @@ import type { LoadBalanceError, LoadBalanceMiddleware } from 'express-load-balan
 import { respond, startRawUpstream, type RawUpstream } from './helpers/raw-upstream';
 import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
 
-/** Lets queued callbacks run until the balancer has settled every exchange; bounded. */
-async function settled(lb: LoadBalanceMiddleware): Promise<void> {
-  for (let turn = 0; turn < 100 && lb.targets().some((t) => t.inFlight > 0); turn++) {
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+/**
+ * Resolves once the balancer has settled every exchange: at once, or at the `proxyEnd`
+ * of the last open attempt (its in-flight count is down by then). An attempt that never
+ * ends makes the test time out here.
+ */
+function settled(lb: LoadBalanceMiddleware): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (lb.targets().some((t) => t.inFlight > 0)) return;
+      lb.off('proxyEnd', check);
+      resolve();
+    };
+    lb.on('proxyEnd', check);
+    check();
+  });
 }
 
 /** GETs `path` and reports how the response ended, reading the body without keeping it. */

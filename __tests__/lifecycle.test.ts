@@ -27,6 +27,8 @@ describe('lb.close()', () => {
     await balanced.lb.close();
     const res = await request(balanced.url);
     expect(res.status).toBe(503);
+    expect(balanced.errors).toEqual([expect.any(NoTargetError)]);
+    expect(balanced.errors[0]).toMatchObject({ status: 503, code: 'ELB_NO_TARGET' });
   });
 });
 

@@ -143,6 +143,7 @@ describe('the axios option', () => {
     balanced = await startBalancer({ targets: [upstream.url], axios: axios.create() });
     await request(balanced.url, { path: '/x' });
     await request(balanced.url, { method: 'POST', path: '/x', body: '' });
+    expect(upstream.seen.map((seen) => seen.method)).toEqual(['GET', 'POST']);
     for (const seen of upstream.seen) {
       for (const name of ['accept', 'content-type', 'user-agent', 'accept-encoding']) expect(seen.headers[name]).toBeUndefined();
     }

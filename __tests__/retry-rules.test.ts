@@ -3,23 +3,25 @@ import { mayRetry, type FailurePhase } from '../src/resilience/retry-rules';
 
 describe('which failures may be retried', () => {
   it.each`
-    method       | phase              | retried
-    ${'POST'}    | ${'connect'}       | ${true}
-    ${'PATCH'}   | ${'reused-socket'} | ${false}
-    ${'POST'}    | ${'reused-socket'} | ${false}
-    ${'GET'}     | ${'reused-socket'} | ${true}
-    ${'PUT'}     | ${'reused-socket'} | ${true}
-    ${'GET'}     | ${'connect'}       | ${true}
-    ${'GET'}     | ${'sent'}          | ${true}
-    ${'HEAD'}    | ${'timeout'}       | ${true}
-    ${'OPTIONS'} | ${'sent'}          | ${true}
-    ${'PUT'}     | ${'sent'}          | ${true}
-    ${'DELETE'}  | ${'timeout'}       | ${true}
-    ${'TRACE'}   | ${'sent'}          | ${true}
-    ${'POST'}    | ${'sent'}          | ${false}
-    ${'POST'}    | ${'timeout'}       | ${false}
-    ${'PATCH'}   | ${'sent'}          | ${false}
-    ${'PATCH'}   | ${'timeout'}       | ${false}
+    method       | phase                | retried
+    ${'POST'}    | ${'connect'}         | ${true}
+    ${'POST'}    | ${'connect-timeout'} | ${true}
+    ${'PATCH'}   | ${'connect-timeout'} | ${true}
+    ${'PATCH'}   | ${'reused-socket'}   | ${false}
+    ${'POST'}    | ${'reused-socket'}   | ${false}
+    ${'GET'}     | ${'reused-socket'}   | ${true}
+    ${'PUT'}     | ${'reused-socket'}   | ${true}
+    ${'GET'}     | ${'connect'}         | ${true}
+    ${'GET'}     | ${'sent'}            | ${true}
+    ${'HEAD'}    | ${'timeout'}         | ${true}
+    ${'OPTIONS'} | ${'sent'}            | ${true}
+    ${'PUT'}     | ${'sent'}            | ${true}
+    ${'DELETE'}  | ${'timeout'}         | ${true}
+    ${'TRACE'}   | ${'sent'}            | ${true}
+    ${'POST'}    | ${'sent'}            | ${false}
+    ${'POST'}    | ${'timeout'}         | ${false}
+    ${'PATCH'}   | ${'sent'}            | ${false}
+    ${'PATCH'}   | ${'timeout'}         | ${false}
   `(
     '$method after a failure in phase $phase: $retried',
     ({ method, phase, retried }: { method: string; phase: FailurePhase; retried: boolean }) => {

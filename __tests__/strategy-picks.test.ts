@@ -82,6 +82,23 @@ describe('power-of-two picks', () => {
     expect(order(powerOfTwo(context({ random: scriptedRandom(draws) })), pool.available(), 1)).toBe(expected);
   });
 
+  it.each([
+    // Ties go to the first drawn, so idle targets show the draws themselves.
+    { setup: [{}, {}], draws: [0.5, 0], expected: 'b', why: 'a draw on the border of a and b falls to b: a holds [0, 1) of 2' },
+    { setup: [{ inFlight: 5 }, {}, {}], draws: [0.1, 0.4], expected: 'b', why: 'the second draw is over the weight of the others only' },
+    { setup: [{ inFlight: 5 }, {}, {}], draws: [0.1, 0.6], expected: 'c', why: 'the second draw reaches the last of the others' },
+    {
+      // (1 - 2^-53) × 0.8 less 0.1, 0.1 and 0.6 leaves exactly 0: no target took the draw.
+      setup: [{ weight: 0.1 }, { weight: 0.1 }, { weight: 0.6 }],
+      draws: [1 - 2 ** -53, 0],
+      expected: 'c',
+      why: 'a draw that rounding leaves past the last weight falls to the last',
+    },
+  ])('$why', ({ setup, draws, expected }) => {
+    const pool = makePool(setup);
+    expect(order(powerOfTwo(context({ random: scriptedRandom(draws) })), pool.available(), 1)).toBe(expected);
+  });
+
   it('never compares a target with itself: of two, the idle one always wins', () => {
     const pool = makePool([{ inFlight: 1 }, { inFlight: 0 }]);
     const counts = shares(powerOfTwo(context({ random: seededRandom(1) })), pool.available(), 500);

@@ -200,6 +200,21 @@ describe('lb.upgrade', () => {
     expect(gone!.seen).toEqual([]);
   });
 
+  it('resolves removeTarget() only once the open WebSockets to that target have closed', async () => {
+    const [gone, kept] = await startUpstreams('gone', 'kept');
+    const lb = await balance({ targets: [gone!.url, kept!.url], strategy: first });
+    const ws = await connect(`${lb.ws}/api/ws`);
+    let removed = false;
+    const removal = lb.lb.removeTarget(gone!.url).then(() => (removed = true));
+    // The open tunnel still works through the removed target, and holds the removal.
+    expect(await echo(ws, 'still here')).toBe('gone: still here');
+    expect(await echo(await connect(`${lb.ws}/api/ws`), 'new')).toBe('kept: new');
+    expect(removed).toBe(false);
+    ws.close();
+    await removal;
+    expect(lb.lb.targets().map((t) => t.url)).toEqual([kept!.url]);
+  });
+
   it('answers 502 at once when the target refuses the connection, and reports it', async () => {
     const closed = await listen(() => undefined);
     await closed.close();

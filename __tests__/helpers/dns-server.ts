@@ -86,10 +86,15 @@ export async function startDns(): Promise<TestDns> {
 }
 
 /** A resolver that also tells when lookups of its name have started; see {@link watchedResolver}. */
-export type WatchedResolver = DnsResolver & { lookups(count: number): Promise<void> };
+export type WatchedResolver = DnsResolver & {
+  lookups(count: number): Promise<void>;
+  /** Lookups of the name started so far. */
+  started(): number;
+};
 
 /**
- * A real resolver asking `dns`, which also tells when a lookup of `name` starts. The
+ * A real resolver asking `dns`, which also tells when a lookup of `name` starts (in the
+ * same tick as the balancer starts it, so a count is exact at once). The
  * balancer starts a lookup only after it applied the previous answer, so once two have
  * started after a change, the change has been applied: no timers in the tests.
  */
@@ -108,5 +113,6 @@ export function watchedResolver(dns: TestDns, name: string): WatchedResolver {
     resolve4: (hostname) => (start(hostname), real.resolve4(hostname)),
     resolve6: (hostname) => real.resolve6(hostname),
     lookups: (count) => new Promise((resolve) => waiters.push({ at: started + count, resolve })),
+    started: () => started,
   };
 }

@@ -6,6 +6,9 @@ import type { AddressInfo } from 'node:net';
 export interface RawUpstream {
   url: string;
   port: number;
+  server: net.Server;
+  /** Connections the server accepted. */
+  connections: number;
   /** Requests whose head the server read. */
   requests: number;
   close(): Promise<void>;
@@ -18,6 +21,7 @@ export interface RawUpstream {
 export async function startRawUpstream(answer: (socket: net.Socket) => void): Promise<RawUpstream> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    raw.connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -36,6 +40,8 @@ export async function startRawUpstream(answer: (socket: net.Socket) => void): Pr
   const raw: RawUpstream = {
     url: `http://127.0.0.1:${port}`,
     port,
+    server,
+    connections: 0,
     requests: 0,
     close: () =>
       new Promise<void>((resolve) => {

@@ -289,6 +289,11 @@ export class Exchange implements SendCallbacks, HedgeOwner {
 
   private fail(error: LoadBalanceError): void {
     this.end({ result: 'error' });
+    // A client still uploading must not go on feeding the dead upstream request: its
+    // writes would report backpressure that never drains and pause the client for good,
+    // while Express's error handler waits for the body's end before it answers.
+    const { body } = this;
+    if (body !== undefined && !Buffer.isBuffer(body)) body.detach();
     if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error, target: this.target, req: this.req });
     if (log.forward.enabled)
       log.forward('%s %s failed (%d %s): %s', this.req.method, this.req.originalUrl, error.status, error.code, error.message);

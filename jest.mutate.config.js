@@ -1,0 +1,38 @@
+/**
+ * For `npm run mutate` (StrykerJS, stryker.config.mjs): only the tests that exercise the
+ * mutated safety modules, so each mutant is judged in seconds, not by the whole suite.
+ * @type {import('jest').Config}
+ */
+const base = require('./jest.config.js');
+
+const RELATED = [
+  // forwarding/upstream-path.ts
+  'upstream-path',
+  'ssrf',
+  'encoded-slashes',
+  'path-rewrite',
+  // forwarding/headers.ts
+  'headers',
+  'header-abuse',
+  'x-forwarded',
+  // resilience/retry-rules.ts
+  'retry-rules',
+  'retries',
+  // balancing/strategies/*.ts
+  'strategy-picks',
+  'round-robin',
+  'weights',
+  'least-connections',
+  'power-of-two',
+  'peak-ewma',
+  'consistent-hash',
+  'sticky',
+  // forwarding/body.ts
+  'max-body-size',
+  'parsed-bodies',
+];
+
+module.exports = {
+  ...base,
+  testMatch: RELATED.map((name) => `**/__tests__/${name}.test.ts`),
+};
