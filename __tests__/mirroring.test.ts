@@ -16,6 +16,7 @@ import {
 import { Registry } from 'prom-client';
 import { systemClock } from '../src/clock';
 import { MirrorCopy, type CopyOutcome } from '../src/forwarding/mirror-copy';
+import { MIRROR_PAUSE_MS } from '../src/forwarding/mirror';
 import { parseTarget } from '../src/options/targets';
 import { prometheusMetrics } from '../src/prometheus';
 import { blackHole, type BlackHole } from './helpers/black-hole';
@@ -219,17 +220,43 @@ describe('traffic mirroring', () => {
       expect(balanced.lb.stats().mirror).toMatchObject({ inFlight: 0, sent: 1, failed: 0 });
     });
 
-    it('counts copies to a mirror that refuses connections as failed', async () => {
+    it('counts copies to a mirror that refuses connections as failed, and pauses it, doubling the pause', async () => {
       const refused = await deadUrl();
-      const { balanced, copies } = await start({ mirror: { targets: [refused] } });
-      for (let i = 0; i < 3; i++) {
+      const runtime = fakeRuntime();
+      const { balanced, copies } = await start({ mirror: { targets: [refused] } }, { runtime });
+      const post = async (): Promise<void> => {
         const res = await request(balanced.url, { method: 'POST', body: 'hello' });
         expect([res.status, res.text]).toEqual([200, 'Response from server Test: primary']);
-      }
+      };
+
+      await post();
+      await copies.count(1);
+      expect((copies.events[0]!.error as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+      await post(); // paused for MIRROR_PAUSE_MS: skipped
+      runtime.clock.advance(MIRROR_PAUSE_MS);
+      await post();
+      await copies.count(2);
+      runtime.clock.advance(2 * MIRROR_PAUSE_MS - 1);
+      await post(); // the second refusal in a row doubled the pause
+      expect(balanced.lb.stats().mirror).toMatchObject({ sent: 2, skipped: 2 });
+      runtime.clock.advance(1);
+      await post();
       await copies.count(3);
-      expect(copies.events.map((e) => (e.error as NodeJS.ErrnoException).code)).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
-      expect(balanced.lb.stats().mirror).toEqual({ targets: [refused], inFlight: 0, sent: 3, skipped: 0, failed: 3 });
-      expect(primary.seen.map((r) => r.body.toString())).toEqual(['hello', 'hello', 'hello']);
+      expect(balanced.lb.stats().mirror).toEqual({ targets: [refused], inFlight: 0, sent: 3, skipped: 2, failed: 3 });
+      expect(primary.seen.map((r) => r.body.toString())).toEqual(['hello', 'hello', 'hello', 'hello', 'hello']);
+    });
+
+    it('goes on copying to the other mirror targets while one is paused', async () => {
+      const refused = await deadUrl();
+      const mirror = await startUpstream('mirror');
+      others.push(mirror);
+      const { balanced, copies } = await start({ mirror: { targets: [refused, mirror.url] } }, { runtime: fakeRuntime() });
+      for (let i = 0; i < 4; i++) {
+        await request(balanced.url, { method: 'POST', body: `body ${i}` });
+        await copies.count(i + 1);
+      }
+      expect(copies.events.map((e) => e.target.url)).toEqual([refused, mirror.url, mirror.url, mirror.url]);
+      expect(balanced.lb.stats().mirror).toMatchObject({ sent: 4, skipped: 0, failed: 1 });
     });
 
     it('holds at most maxInFlight copies to a mirror that never answers, skips the rest, and frees them after timeout', async () => {

@@ -7,7 +7,13 @@ import type { MirrorConfig } from '../options/config';
 import type { RequestBody } from './body';
 import type { UpstreamHeaders } from './headers';
 import { MirrorCopy, type CopyOutcome } from './mirror-copy';
+import { CONNECT_CODES } from './transport';
 import { joinBasePath } from './upstream-path';
+
+/** A mirror target that refused a connection gets no copy for this long, doubled at each refusal in a row… */
+export const MIRROR_PAUSE_MS = 1_000;
+/** …up to this. */
+export const MIRROR_MAX_PAUSE_MS = 30_000;
 
 /**
  * What `lb.stats().mirror` says about the copies sent to mirror targets.
@@ -20,7 +26,11 @@ export interface MirrorStats {
   readonly inFlight: number;
   /** Copies sent since start. */
   readonly sent: number;
-  /** Requests sampled for a copy but not copied: `maxInFlight` copies were open, or the declared body was over `maxBodySize`. */
+  /**
+   * Requests sampled for a copy but not copied: `maxInFlight` copies were open, the
+   * declared body was over `maxBodySize`, or every mirror target was paused after
+   * refusing connections.
+   */
   readonly skipped: number;
   /** Of the copies sent, those that got no complete answer: unreachable, reset, past `timeout`, body over `maxBodySize`, or cut by `close()`. */
   readonly failed: number;
@@ -43,11 +53,20 @@ export interface MirrorParts {
  * own, so a mirror that is down, slow or hanging holds at most `maxInFlight` sockets and
  * `maxInFlight × maxBodySize` bytes, each for at most `timeout` ms, and never touches a
  * client's request, answer or timing.
+ *
+ * A mirror target that refuses connections is paused: no copy goes to it for
+ * {@link MIRROR_PAUSE_MS}, doubled at each refusal in a row up to
+ * {@link MIRROR_MAX_PAUSE_MS}, and the first answer clears it. Connecting to a closed
+ * port over and over costs the balancer CPU its clients would otherwise get: without the
+ * pause, copying every request to a refusing mirror raised the clients' p50 by a third
+ * to two thirds on a busy balancer (`npm run bench:mirror`).
  */
 export class Mirror {
   private readonly agents: { readonly http: http.Agent; readonly https: https.Agent };
   private readonly open = new Set<MirrorCopy>();
   private next = 0;
+  /** Per mirror target, by index: until when it gets no copy, and the pause its next refusal brings. */
+  private readonly pauses: { until: number; nextMs: number }[];
   private sent = 0;
   private skipped = 0;
   private failed = 0;
@@ -60,6 +79,7 @@ export class Mirror {
     // Never more sockets than copies may be open: no copy waits in the agent's queue.
     const options = { keepAlive: true, maxSockets: config.maxInFlight, timeout: parts.keepAliveTimeout, scheduling: 'lifo' as const };
     this.agents = { http: new http.Agent(options), https: new https.Agent(options) };
+    this.pauses = config.targets.map(() => ({ until: Number.NEGATIVE_INFINITY, nextMs: MIRROR_PAUSE_MS }));
   }
 
   /**
@@ -71,12 +91,12 @@ export class Mirror {
   copy(req: Request, relative: string, body: RequestBody, headers: UpstreamHeaders): void {
     const { config, parts } = this;
     if (this.closed || (config.sample < 1 && !(parts.random() < config.sample))) return;
-    if (this.open.size >= config.maxInFlight || this.declaredTooLarge(req, body)) {
+    const index = this.open.size >= config.maxInFlight || this.declaredTooLarge(req, body) ? undefined : this.pick();
+    if (index === undefined) {
       this.skipped++;
       return;
     }
-    const target = config.targets[this.next]!;
-    this.next = (this.next + 1) % config.targets.length;
+    const target = config.targets[index]!;
     const copied: http.OutgoingHttpHeaders = {};
     for (const name in headers) {
       const value = headers[name];
@@ -100,7 +120,7 @@ export class Mirror {
           timeout: parts.timeout,
           clock: parts.clock,
         },
-        (ended, outcome) => this.ended(ended, req, target.url, outcome),
+        (ended, outcome) => this.ended(ended, req, index, outcome),
       );
     } catch (error) {
       // Whatever goes wrong with a copy must not reach the client's request.
@@ -130,6 +150,18 @@ export class Mirror {
     this.agents.https.destroy();
   }
 
+  /** The next mirror target in round-robin order that is not paused, if any. */
+  private pick(): number | undefined {
+    const count = this.config.targets.length;
+    const now = this.parts.clock.now();
+    for (let tried = 0; tried < count; tried++) {
+      const index = this.next;
+      this.next = (this.next + 1) % count;
+      if (this.pauses[index]!.until <= now) return index;
+    }
+    return undefined;
+  }
+
   /** A body known to be too large is not copied at all, rather than cut on the way. */
   private declaredTooLarge(req: Request, body: RequestBody): boolean {
     if (body === undefined) return false;
@@ -137,10 +169,17 @@ export class Mirror {
     return Buffer.isBuffer(body) ? body.length > max : Number(req.headers['content-length']) > max;
   }
 
-  private ended(copy: MirrorCopy, req: Request, url: string, outcome: CopyOutcome): void {
+  private ended(copy: MirrorCopy, req: Request, index: number, outcome: CopyOutcome): void {
     this.open.delete(copy);
-    if (outcome.error !== undefined) this.failed++;
-    this.emit(req, url, outcome);
+    const pause = this.pauses[index]!;
+    const { error } = outcome;
+    if (error !== undefined) this.failed++;
+    if (error === undefined) pause.nextMs = MIRROR_PAUSE_MS;
+    else if (CONNECT_CODES.has((error as NodeJS.ErrnoException).code ?? '')) {
+      pause.until = this.parts.clock.now() + pause.nextMs;
+      pause.nextMs = Math.min(pause.nextMs * 2, MIRROR_MAX_PAUSE_MS);
+    }
+    this.emit(req, this.config.targets[index]!.url, outcome);
   }
 
   private emit(req: Request, url: string, outcome: CopyOutcome): void {

@@ -55,8 +55,8 @@ export interface TransportError extends AxiosError {
   phase: FailurePhase;
 }
 
-// Errors raised before a TCP connection exists: the request cannot have been seen.
-const CONNECT_CODES: ReadonlySet<string> = new Set([
+/** Errors raised before a TCP connection exists: the request cannot have been seen. */
+export const CONNECT_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
   'EAI_AGAIN',
