@@ -26,6 +26,8 @@ const REQUEST_ONLY_DROPPED: ReadonlySet<string> = new Set(['expect']);
 /** Header names listed in a `Connection` header: also hop-by-hop (RFC 9110 §7.6.1). */
 function connectionListed(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
+  // Nearly every message says only this: no list to build.
+  if (value === 'keep-alive' || value === 'close') return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   const names = new Set<string>();
   for (const token of joined.split(',')) {
@@ -182,8 +184,11 @@ export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse)
   // must not switch protocols unasked (RFC 9110 §15.2.2). Below 100 is not HTTP
   // (RFC 9110 §15) and Node's parser lets "099" through; writeHead would throw on it.
   if (status < 200 || status > 999) throw new RangeError(`upstream status ${status} is not a final response`);
-  const listed = connectionListed(upstream.headers.connection);
+  // headersDistinct alone: Node builds each of `headers` and `headersDistinct` on first
+  // read, so reading Connection from `headers` would build the header map twice.
   const distinct = upstream.headersDistinct;
+  const connection = distinct.connection;
+  const listed = connectionListed(connection === undefined || connection.length > 1 ? connection : connection[0]);
   res.statusCode = status;
   // The reason phrase means nothing to a client (RFC 9112 §4): an unusable one is left
   // out, and Node writes the standard one.
