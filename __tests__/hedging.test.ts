@@ -89,8 +89,12 @@ describe('hedged requests', () => {
     ]);
     expect(inFlight()).toEqual([0, 0, 0]);
     expect(balanced.lb.stats().hedge).toEqual({ sent: 1, won: 1, delayMs: DELAY });
-    // A hedge that lost says nothing about its target.
+    // A hedge that lost says nothing about its target: no failure, and its cut-short
+    // duration feeds neither the stats window (whose percentile a hedge delay follows)
+    // nor the latency estimate.
     expect(balanced.lb.targets().map((t) => t.failures)).toEqual([0, 0, 0]);
+    expect(balanced.lb.stats().targets.map((t) => t.recent.requests)).toEqual([0, 1, 0]);
+    expect(balanced.lb.targets()[0]!.ewmaMs).toBe(0);
     expect(balanced.errors).toEqual([]);
   });
 

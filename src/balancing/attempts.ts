@@ -178,7 +178,8 @@ export class AttemptLifecycle {
     const now = this.clock.now();
     const durationMs = (attempt.stoppedAt ?? now) - attempt.startedAt;
     const failed = outcome.result === 'error' || outcome.result === 'rejected';
-    target.attemptEnded(durationMs, failed ? Math.max(durationMs, this.failedAsMs) : durationMs, failed, now);
+    if (outcome.result === 'hedge-lost') target.attemptCut();
+    else target.attemptEnded(durationMs, failed ? Math.max(durationMs, this.failedAsMs) : durationMs, failed, now);
     if (this.strategy.onEnd !== undefined) {
       try {
         this.strategy.onEnd(target, { ok: !failed, status: outcome.status, durationMs });

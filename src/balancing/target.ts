@@ -152,10 +152,25 @@ export class TargetState implements Target {
    * the real duration), and resolves {@link drained} once the last slot is back.
    */
   attemptEnded(durationMs: number, latencyMs: number, failed: boolean, now: number): void {
-    this.pending--;
     if (failed) this.failed++;
     this.observeLatency(latencyMs, now);
     this.recent.record(durationMs, !failed, now);
+    this.slotBack();
+  }
+
+  /**
+   * An attempt was cut because another attempt of the same request answered first (a
+   * hedge lost): its slot comes back, and nothing else is learnt. How long it ran says
+   * only that this target was slower than the winner, not how slow, so it feeds neither
+   * the latency estimate nor the stats window, whose percentiles (the `hedge` delay
+   * among them) it would pull towards the hedge delay.
+   */
+  attemptCut(): void {
+    this.slotBack();
+  }
+
+  private slotBack(): void {
+    this.pending--;
     if (this.pending === 0 && this.onDrained !== undefined) {
       const waiting = this.onDrained;
       this.onDrained = undefined;
