@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadBalance, type LoadBalanceOptions } from '../src';
+import { SideReport } from './side-report';
 
 const NORMAL_MS = 5;
 const SLOW_MS = 1_000;
@@ -110,8 +111,9 @@ async function run(name: string, ports: readonly number[], options: Omit<LoadBal
 
 async function main(): Promise<void> {
   const upstreams = await startUpstreams();
+  const report = new SideReport('hedge');
   try {
-    console.log(
+    report.line(
       `${REQUESTS} GETs (after ${WARMUP} to warm up) over ${CONNECTIONS} connections; 3 upstreams answer in ${NORMAL_MS} ms, ` +
         `one of them in ${SLOW_MS} ms on every ${SLOW_EVERY}th request.\n`,
     );
@@ -119,11 +121,11 @@ async function main(): Promise<void> {
       await run('no hedging', upstreams.ports, {}),
       await run("hedge: { delay: 'p95' }", upstreams.ports, { hedge: { delay: 'p95' } }),
     ];
-    console.log('| balancer | p50 ms | p99 ms | max ms | upstream requests | extra | hedges |');
-    console.log('|---|---|---|---|---|---|---|');
+    report.line('| balancer | p50 ms | p99 ms | max ms | upstream requests | extra | hedges |');
+    report.line('|---|---|---|---|---|---|---|');
     for (const { name, latencies, upstreamRequests, hedges } of runs) {
       const extra = ((upstreamRequests - REQUESTS) / REQUESTS) * 100;
-      console.log(
+      report.line(
         `| ${name} | ${percentile(latencies, 0.5).toFixed(1)} | ${percentile(latencies, 0.99).toFixed(1)} | ` +
           `${latencies[latencies.length - 1]!.toFixed(1)} | ${upstreamRequests} | ${extra.toFixed(1)} % | ${hedges} |`,
       );
@@ -132,11 +134,12 @@ async function main(): Promise<void> {
     const hedged = runs[1]!;
     const p99 = percentile(hedged.latencies, 0.99);
     const extra = ((hedged.upstreamRequests - REQUESTS) / REQUESTS) * 100;
-    console.log(
+    report.line(
       `\nWith hedging: p99 ${p99.toFixed(1)} ms is ${(p99 / normal).toFixed(1)} × the normal answer time (${normal.toFixed(1)} ms, ` +
         `the median without hedging; target at most 3 ×): ${p99 <= 3 * normal ? 'met' : 'NOT met'}. ` +
         `Extra upstream requests ${extra.toFixed(1)} % (target under 10 %): ${extra < 10 ? 'met' : 'NOT met'}.`,
     );
+    report.save();
   } finally {
     upstreams.stop();
   }

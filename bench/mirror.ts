@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { MirrorBenchMessage, MirrorBenchRequest } from './mirror-balancer';
+import { SideReport } from './side-report';
 
 const REQUESTS = Number(process.env.MIRROR_BENCH_REQUESTS ?? 4_000);
 const WARMUP = 500;
@@ -173,21 +174,23 @@ async function main(): Promise<void> {
     await Promise.all([upstream.close(), slow.close(), hanging.close()]);
   }
   const f = (n: number): string => n.toFixed(2);
-  console.log(`${REQUESTS} POSTs of 1 KiB per case and round (after ${WARMUP} warm-up), ${CONCURRENCY} at a time, ${ROUNDS} rounds`);
-  console.log('Growth: first half, then second half of the load, after a GC each; rounds separated by " ; "');
-  console.log(
+  const report = new SideReport('mirror');
+  report.line(`${REQUESTS} POSTs of 1 KiB per case and round (after ${WARMUP} warm-up), ${CONCURRENCY} at a time, ${ROUNDS} rounds`);
+  report.line('Growth: first half, then second half of the load, after a GC each; rounds separated by " ; "');
+  report.line(
     '| case | client p50 ms | client p99 ms | failed | RSS after warm-up MB | RSS growth MB | heap growth MB | mirror (last round) |',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  report.line('|---|---|---|---|---|---|---|---|');
   for (const [name] of cases) {
     const runs = results.get(name)!;
     const each = (pick: (r: Figures) => number): string => runs.map((r) => f(pick(r))).join(' ; ');
     const halves = (pick: (r: Figures) => [number, number]): string => runs.map((r) => pick(r).map(f).join(', ')).join(' ; ');
     const last = runs[runs.length - 1]!;
-    console.log(
+    report.line(
       `| ${name} | ${each((r) => r.p50)} | ${each((r) => r.p99)} | ${runs.map((r) => r.failed).join(' ; ')} | ${each((r) => r.rssAfterWarmupMb)} | ${halves((r) => r.rssGrowthMb)} | ${halves((r) => r.heapGrowthMb)} | ${last.mirror} |`,
     );
   }
+  report.save();
 }
 
 void main();
