@@ -11,10 +11,12 @@ const RELATED = [
   'ssrf',
   'encoded-slashes',
   'path-rewrite',
-  // forwarding/headers.ts
+  // forwarding/headers.ts (hostile-upstreams and responses hold the status and reason-phrase checks)
   'headers',
   'header-abuse',
   'x-forwarded',
+  'hostile-upstreams',
+  'responses',
   // resilience/retry-rules.ts
   'retry-rules',
   'retries',
