@@ -20,7 +20,9 @@ export default {
   concurrency: 1,
   // Real-server tests vary in speed on a busy machine; a mutant must be well past it to count as a timeout.
   timeoutFactor: 3,
-  reporters: ['clear-text', 'progress', 'html'],
+  // The JSON report lists every survivor with its place and replacement, for reading without a browser.
+  reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
 };
