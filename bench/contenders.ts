@@ -45,6 +45,7 @@ export function contenders(group: ProcessGroup, { execArgv, candidate }: Contend
       ? []
       : [node('express-load-balance-candidate-interceptor', 'express-load-balance, candidate build + a no-op axios interceptor')]),
     node('node-http', 'N: bare node:http proxy, keep-alive agent'),
+    node('express-node-http', 'E: Express 5 + bare node:http client, keep-alive agent'),
     node('express-undici', 'U: Express 5 + bare undici Pool'),
     node('fastify-reply-from', 'R: fastify + @fastify/reply-from'),
     node('http-proxy-middleware', 'http-proxy-middleware (defaults)'),

@@ -8,6 +8,11 @@ export const DIRECT = 'direct';
 export const PEER = 'http-proxy-middleware-keepalive';
 /** The floor the library's CPU goal is set against: Express 5 with a bare undici Pool. */
 export const FLOOR = 'express-undici';
+/**
+ * Express 5 with a bare node:http client (E): the framework and the HTTP client the
+ * library is built on, nothing else. What the library costs above E is its own work.
+ */
+export const BASE = 'express-node-http';
 
 /** Little's law: a run's mean latency must match connections / throughput within this. */
 const LITTLE_TOLERANCE = 0.1;
@@ -111,7 +116,7 @@ export function renderReport(input: ReportInput): string {
   const lines: string[] = [`# express-load-balance benchmark, ${input.date.toISOString().slice(0, 16).replace('T', ' ')} UTC`, ''];
 
   lines.push(
-    '## Balancer CPU time per request (µs), and its ratios to http-proxy-middleware + keep-alive (D) and to Express + undici Pool (U)',
+    '## Balancer CPU time per request (µs), and its ratios to http-proxy-middleware + keep-alive (D), to Express + undici Pool (U) and to Express + bare node:http client (E)',
     '',
     'Median over the rounds of CPU time (user + system, all threads) of the balancer process(es) divided by the responses it delivered. Lower is better. Ratios are taken within each round, then the median.',
     '',
@@ -128,7 +133,11 @@ export function renderReport(input: ReportInput): string {
             const cpu = median(defined(runs.map(cpuPerRequest)));
             if (cpu === undefined) return '–';
             const floor = ratio(runs, all, FLOOR, cpuPerRequest);
-            return `${fmt.int(cpu)} (${fmt.ratio(ratio(runs, all, PEER, cpuPerRequest))} D${floor === undefined ? '' : `, ${fmt.ratio(floor)} U`})`;
+            const base = ratio(runs, all, BASE, cpuPerRequest);
+            return (
+              `${fmt.int(cpu)} (${fmt.ratio(ratio(runs, all, PEER, cpuPerRequest))} D` +
+              `${floor === undefined ? '' : `, ${fmt.ratio(floor)} U`}${base === undefined ? '' : `, ${fmt.ratio(base)} E`})`
+            );
           }),
         ]),
     ),
@@ -167,6 +176,7 @@ export function renderReport(input: ReportInput): string {
         fmt.int(median(defined(runs.map(cpuPerRequest)))),
         ratioWithRange(runs, all, PEER, cpuPerRequest),
         fmt.ratio(ratio(runs, all, FLOOR, cpuPerRequest)),
+        fmt.ratio(ratio(runs, all, BASE, cpuPerRequest)),
         fmt.mb(runs.reduce<number | undefined>((max, m) => (m.peakRss === undefined ? max : Math.max(max ?? 0, m.peakRss)), undefined)),
         fmt.mb(runs.reduce<number | undefined>((max, m) => (m.rssGrowth === undefined ? max : Math.max(max ?? 0, m.rssGrowth)), undefined)),
         !checked ? 'n/a' : off.length === 0 ? 'ok' : `⚠ ${off.length}/${runs.length}`,
@@ -186,6 +196,7 @@ export function renderReport(input: ReportInput): string {
           'CPU µs/req',
           'CPU × hpm+ka (range)',
           'CPU × U',
+          'CPU × E',
           'peak RSS MB',
           'RSS growth MB',
           "Little's law",

@@ -9,7 +9,7 @@ import { contenders } from './contenders';
 import { describeMachine } from './machine';
 import { measure, type Measurement } from './measure';
 import { ProcessGroup, readyPort } from './processes';
-import { DIRECT, FLOOR, PEER, renderReport } from './report';
+import { BASE, DIRECT, FLOOR, PEER, renderReport } from './report';
 import { SCENARIOS, type Scenario } from './scenarios';
 import { readSettings, type Settings } from './settings';
 import { findNginx, nginxVersion } from './balancers/nginx';
@@ -36,7 +36,9 @@ async function startUpstreams(group: ProcessGroup): Promise<string[]> {
 
 function chosen(list: readonly Contender[], settings: Settings): Contender[] {
   const { only } = settings;
-  return only === undefined ? [...list] : list.filter((c) => only.has(c.id) || c.id === DIRECT || c.id === PEER || c.id === FLOOR);
+  return only === undefined
+    ? [...list]
+    : list.filter((c) => only.has(c.id) || c.id === DIRECT || c.id === PEER || c.id === FLOOR || c.id === BASE);
 }
 
 function describeSettings(s: Settings): string {

@@ -7,7 +7,7 @@ export interface Settings {
   readonly rounds: number;
   /** Seconds of unmeasured load per pair before the first round, so the JIT has warmed up. */
   readonly warmup: number;
-  /** Contender ids to run (direct, http-proxy-middleware-keepalive and express-undici are always kept: the ratios need them). */
+  /** Contender ids to run (direct, http-proxy-middleware-keepalive, express-undici and express-node-http are always kept: the ratios need them). */
   readonly only: ReadonlySet<string> | undefined;
   /** Scenario ids to run. */
   readonly scenarios: ReadonlySet<string> | undefined;

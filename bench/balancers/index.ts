@@ -11,6 +11,7 @@ export const NODE_BALANCERS: Readonly<Record<string, () => BuildBalancer>> = {
   'express-load-balance-interceptor': () =>
     (require('./express-load-balance') as typeof import('./express-load-balance')).buildWithInterceptor,
   'node-http': () => (require('./node-http') as typeof import('./node-http')).build,
+  'express-node-http': () => (require('./express-node-http') as typeof import('./express-node-http')).build,
   'express-undici': () => (require('./undici-pool') as typeof import('./undici-pool')).build,
   'fastify-reply-from': () => (require('./fastify-reply-from') as typeof import('./fastify-reply-from')).build,
   'http-proxy-middleware': () => (require('./http-proxy-middleware') as typeof import('./http-proxy-middleware')).build,
