@@ -5,6 +5,7 @@
 import http from 'node:http';
 import express from 'express';
 import { forwardedHeaders } from './hop-by-hop';
+import { relay } from './node-http';
 import { rotation } from './rotation';
 import type { BuildBalancer } from './types';
 
@@ -19,17 +20,7 @@ export const build: BuildBalancer = (targets) => {
     // body-parser leaves req.body undefined unless it parsed the body.
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-    const upstream = http.request(
-      { agent, host: target.hostname, port: target.port, method: req.method, path: req.originalUrl, headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, forwardedHeaders(answer.headers, target.host));
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (res.headersSent) res.destroy();
-      else res.writeHead(502).end();
-    });
+    const upstream = relay(agent, target, req, res, req.originalUrl, headers);
     if (body !== undefined) upstream.end(body);
     else req.pipe(upstream);
   });

@@ -6,29 +6,35 @@ import { forwardedHeaders } from './hop-by-hop';
 import { rotation } from './rotation';
 import type { BuildBalancer } from './types';
 
+/**
+ * Sends one request to `target` on `agent` and pipes its answer to `res`, hop-by-hop
+ * headers dropped, or answers 502 when it fails. The caller sends the body. Shared with
+ * the Express floor (E), so both do the same HTTP work.
+ */
+export function relay(
+  agent: http.Agent,
+  target: URL,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  path: string,
+  headers: http.OutgoingHttpHeaders,
+): http.ClientRequest {
+  const upstream = http.request({ agent, host: target.hostname, port: target.port, method: req.method, path, headers }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, forwardedHeaders(answer.headers, target.host));
+    answer.pipe(res);
+  });
+  upstream.on('error', () => {
+    if (res.headersSent) res.destroy();
+    else res.writeHead(502).end();
+  });
+  return upstream;
+}
+
 export const build: BuildBalancer = (targets) => {
   const next = rotation(targets.map((target) => new URL(target)));
   const agent = new http.Agent({ keepAlive: true });
   return (req, res) => {
     const target = next();
-    const upstream = http.request(
-      {
-        agent,
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: forwardedHeaders(req.headers, target.host),
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, forwardedHeaders(answer.headers, target.host));
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (res.headersSent) res.destroy();
-      else res.writeHead(502).end();
-    });
-    req.pipe(upstream);
+    req.pipe(relay(agent, target, req, res, req.url ?? '/', forwardedHeaders(req.headers, target.host)));
   };
 };
