@@ -60,9 +60,9 @@ module.exports = {
       severity: 'error',
       comment:
         'prom-client is an optional peer dependency: only the separate entry src/prometheus.ts (the ' +
-        "'express-load-balance/prometheus' export) may depend on it, even for types, so that the main " +
+        "'express-load-balance/prometheus' export) and its folder src/prometheus/ may depend on it, even for types, so that the main " +
         'entry works without it installed.',
-      from: { path: '^src/', pathNot: '^src/prometheus\\.ts$' },
+      from: { path: '^src/', pathNot: '^src/prometheus(\\.ts$|/)' },
       to: { path: ['(^|/)node_modules/prom-client/', '^prom-client(/|$)'] },
     },
     {

@@ -1,65 +1,18 @@
 // The `express-load-balance/prometheus` entry. It is the only module that imports
 // prom-client (an optional peer dependency), and the main entry never imports it.
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import {
+  HEDGE_METRICS,
+  hedgeMetrics,
+  MIRROR_METRICS,
+  mirrorMetrics,
+  QUEUE_METRICS,
+  queueMetrics,
+  type Unsubscribe,
+} from './prometheus/feature-metrics';
+import type { AttemptEnd, MeteredBalancer } from './prometheus/types';
 
-/**
- * The part of a `proxyEnd` event the metrics read. Written out here rather than
- * imported, so that this entry's type declarations share nothing with the main one's.
- * @public
- */
-export interface AttemptEnd {
-  readonly target: { readonly url: string };
-  readonly method: string;
-  readonly status: number | undefined;
-  readonly result: 'response' | 'error' | 'aborted' | 'hedge-lost';
-  readonly durationMs: number;
-}
-
-/**
- * The part of a `dequeue` event the metrics read.
- * @public
- */
-export interface QueueLeave {
-  readonly waitedMs: number;
-  readonly result: 'served' | 'timeout' | 'aborted' | 'closed';
-}
-
-/**
- * The part of `lb.stats().mirror` the metrics read.
- * @public
- */
-export interface MirrorCounts {
-  readonly inFlight: number;
-  readonly sent: number;
-  readonly skipped: number;
-  readonly failed: number;
-}
-
-/**
- * What {@link prometheusMetrics} needs of a balancer: every `loadBalance()` middleware
- * has it.
- * @public
- */
-export interface MeteredBalancer {
-  on(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
-  on(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
-  on(name: 'hedge', listener: () => void): unknown;
-  off(name: 'proxyEnd', listener: (event: AttemptEnd) => void): unknown;
-  off(name: 'dequeue', listener: (event: QueueLeave) => void): unknown;
-  off(name: 'hedge', listener: () => void): unknown;
-  /**
-   * Read at registration, where a balancer with a wait queue, a mirror or hedging gets
-   * their metrics too, and at scrape time for the queue and the mirror.
-   */
-  stats?(): { readonly queue?: { readonly length: number }; readonly mirror?: MirrorCounts; readonly hedge?: object };
-  targets(): ReadonlyArray<{
-    readonly url: string;
-    readonly inFlight: number;
-    readonly healthy: boolean;
-    readonly ejected: boolean;
-    readonly resting?: boolean;
-  }>;
-}
+export type { AttemptEnd, MeteredBalancer, MirrorCounts, QueueLeave } from './prometheus/types';
 
 /**
  * Options of {@link prometheusMetrics}.
@@ -89,21 +42,6 @@ export interface PrometheusMetrics {
 /** `status_class` label by hundreds digit (Node accepts statuses 100 to 999). */
 const STATUS_CLASSES = Object.freeze(Array.from({ length: 10 }, (_, digit) => `${digit}xx`));
 const LABELS = ['target', 'method', 'status_class'] as const;
-/** Registered only for a balancer with a wait queue (the `queue` option). */
-const QUEUE_METRICS = ['queue_length', 'queue_wait_seconds'];
-/** Registered only for a balancer with the `mirror` option, read from its stats at scrape time. */
-const MIRROR_COUNTERS = [
-  ['mirror_sent_total', 'sent', 'Copies of requests sent to mirror targets'],
-  [
-    'mirror_skipped_total',
-    'skipped',
-    'Requests sampled for mirroring but not copied (mirror.maxInFlight copies open, or body over mirror.maxBodySize)',
-  ],
-  ['mirror_failed_total', 'failed', 'Copies sent to mirror targets that got no complete answer'],
-] as const;
-const MIRROR_IN_FLIGHT = 'mirror_in_flight_requests';
-/** Registered only for a balancer with hedging on (the `hedge` option). */
-const HEDGE_TOTAL = 'hedges_total';
 /** Prometheus's metric name syntax (data model: metric names and labels). */
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
@@ -196,8 +134,8 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
     'in_flight_requests',
     'target_up',
     ...(queued ? QUEUE_METRICS : []),
-    ...(mirrored ? [...MIRROR_COUNTERS.map(([name]) => name), MIRROR_IN_FLIGHT] : []),
-    ...(hedged ? [HEDGE_TOTAL] : []),
+    ...(mirrored ? MIRROR_METRICS : []),
+    ...(hedged ? HEDGE_METRICS : []),
   ].map((name) => prefix + name);
   const taken = names.find((name) => registry.getSingleMetric(name) !== undefined);
   if (taken !== undefined) {
@@ -276,61 +214,11 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
   };
   lb.on('proxyEnd', record);
 
-  let waited: ((event: QueueLeave) => void) | undefined;
-  if (queued) {
-    new Gauge({
-      name: prefix + 'queue_length',
-      help: 'Requests waiting in the wait queue',
-      registers,
-      collect() {
-        this.set(lb.stats?.().queue?.length ?? 0);
-      },
-    });
-    const wait = new Histogram({
-      name: prefix + 'queue_wait_seconds',
-      help: 'Time requests spent in the wait queue, by how the wait ended, in seconds',
-      labelNames: ['result'] as const,
-      registers,
-      ...(buckets === undefined ? {} : { buckets: [...buckets] }),
-    });
-    waited = (event) => wait.observe({ result: event.result }, event.waitedMs / 1000);
-    lb.on('dequeue', waited);
-  }
-
-  if (mirrored) {
-    const mirror = (): MirrorCounts | undefined => lb.stats?.().mirror;
-    for (const [name, field, help] of MIRROR_COUNTERS) {
-      new Counter({
-        name: prefix + name,
-        help,
-        registers,
-        collect() {
-          // The balancer keeps the totals; a counter can only be raised, so it is set by reset and inc.
-          this.reset();
-          this.inc(mirror()?.[field] ?? 0);
-        },
-      });
-    }
-    new Gauge({
-      name: prefix + MIRROR_IN_FLIGHT,
-      help: 'Copies of requests to mirror targets whose answer has not finished yet',
-      registers,
-      collect() {
-        this.set(mirror()?.inFlight ?? 0);
-      },
-    });
-  }
-
-  let hedgeSent: (() => void) | undefined;
-  if (hedged) {
-    const hedges = new Counter({
-      name: prefix + HEDGE_TOTAL,
-      help: 'Hedges sent: extra attempts of requests whose first answer was late',
-      registers,
-    });
-    hedgeSent = () => hedges.inc();
-    lb.on('hedge', hedgeSent);
-  }
+  const group = { prefix, registers, buckets };
+  const unsubscribes: Unsubscribe[] = [];
+  if (queued) unsubscribes.push(queueMetrics(lb, group));
+  if (mirrored) mirrorMetrics(lb, group);
+  if (hedged) unsubscribes.push(hedgeMetrics(lb, group));
 
   let closed = false;
   return {
@@ -340,8 +228,7 @@ export function prometheusMetrics(lb: MeteredBalancer, options: PrometheusOption
       if (closed) return;
       closed = true;
       lb.off('proxyEnd', record);
-      if (waited !== undefined) lb.off('dequeue', waited);
-      if (hedgeSent !== undefined) lb.off('hedge', hedgeSent);
+      for (const unsubscribe of unsubscribes) unsubscribe();
       for (const name of names) registry.removeSingleMetric(name);
     },
   };
