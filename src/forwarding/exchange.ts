@@ -138,8 +138,12 @@ export class Exchange implements SendCallbacks, HedgeOwner {
     this.onClientClose();
   }
 
+  /** `res` closed: after the whole answer went out (Node fires `close` after `finish`), or with the client gone. */
   private readonly onClientClose = (): void => {
-    if (this.res.writableFinished) return;
+    if (this.res.writableFinished) {
+      this.relay?.delivered();
+      return;
+    }
     // The client went away: abort upstream at once so the upstream sees its connection close.
     this.clientClosed = true;
     this.decisions?.cancel();

@@ -1,0 +1,110 @@
+import { once } from 'node:events';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+
+const LISTENER_METHODS = ['on', 'once', 'addListener', 'prependListener', 'prependOnceListener'] as const;
+
+/**
+ * A middleware in front of the balancer that records every listener added to `res`
+ * from then on: what the balancer costs Express's `res`, whose every property store
+ * (adding a listener stores `_eventsCount`) runs V8's slow path.
+ */
+function recordResListeners(added: string[]): RequestHandler {
+  return (_req, res, next) => {
+    for (const method of LISTENER_METHODS) {
+      const original = res[method].bind(res);
+      res[method] = ((event: string | symbol, listener: (...args: unknown[]) => void) => {
+        added.push(String(event));
+        return original(event, listener);
+      }) as never;
+    }
+    next();
+  };
+}
+
+describe('relaying an answer to the client', () => {
+  let upstreams: Upstream[] = [];
+  let balanced: Balanced | undefined;
+  afterEach(async () => {
+    await closeAll(balanced, ...upstreams);
+    balanced = undefined;
+    upstreams = [];
+  });
+
+  it('adds one listener to res, `close`, where pipe() would add four more and take them off again', async () => {
+    const upstream = await startUpstream('a');
+    upstreams.push(upstream);
+    const added: string[] = [];
+    balanced = await startBalancer({ targets: [upstream.url] }, { before: [recordResListeners(added)] });
+
+    const response = await request(balanced.url);
+
+    expect(response.text).toBe('Response from server Test: a');
+    expect(added).toEqual(['close']);
+  });
+
+  it('waits for `drain` on res only while the client reads slower than the upstream sends', async () => {
+    const CHUNK = Buffer.alloc(256 * 1024, 0x61);
+    const upstream = await startUpstream('big', (app) => {
+      app.get('/big', (_req, res) => {
+        res.setHeader('content-length', String(CHUNK.length * 16));
+        for (let i = 0; i < 16; i++) res.write(CHUNK);
+        res.end();
+      });
+    });
+    upstreams.push(upstream);
+    const added: string[] = [];
+    balanced = await startBalancer({ targets: [upstream.url] }, { before: [recordResListeners(added)] });
+
+    const response = await request(balanced.url, { path: '/big' });
+
+    expect(response.body.length).toBe(CHUNK.length * 16);
+    // 4 MiB through a socket buffer of much less: the relay waited for the client at least once.
+    expect(added.filter((event) => event === 'drain').length).toBeGreaterThan(0);
+    expect(added.filter((event) => event !== 'drain')).toEqual(['close']);
+  });
+
+  it('cuts the upstream off when other code ended the response, rather than read the rest into nowhere', async () => {
+    let upstreamRes: ServerResponse | undefined;
+    const upstream = await startUpstream('slow', (app) => {
+      app.get('/slow', (_req, res) => {
+        upstreamRes = res;
+        res.setHeader('content-length', '20');
+        res.write('first half');
+      });
+    });
+    upstreams.push(upstream);
+    // A timeout middleware of the kind apps put in front: it ends the response itself.
+    let endByApp: (() => void) | undefined;
+    const resErrors: unknown[] = [];
+    const timeout: RequestHandler = (_req, res, next) => {
+      endByApp = () => res.end();
+      res.on('error', (error) => resErrors.push(error));
+      next();
+    };
+    balanced = await startBalancer({ targets: [upstream.url] }, { before: [timeout] });
+    const ended = new Promise<{ result: string }>((resolve) => balanced!.lb.on('proxyEnd', resolve));
+
+    const client = await new Promise<IncomingMessage>((resolve, reject) => {
+      http.get(`${balanced!.url}/slow`, resolve).on('error', reject);
+    });
+    const [first] = (await once(client, 'data')) as [Buffer];
+    expect(first.toString()).toBe('first half');
+    endByApp!();
+    const upstreamSocket = upstreamRes!.socket!;
+    const agent = balanced.lb.axios.defaults.httpAgent as http.Agent;
+    const connection = Promise.race([
+      once(upstreamSocket, 'close').then(() => 'cut'),
+      once(agent, 'free').then(() => 'read to the end and pooled'),
+    ]);
+    upstreamRes!.end('other half');
+
+    // The rest has nowhere to go: the balancer drops the upstream connection rather than
+    // read it (and write it after the end of the response).
+    expect(await connection).toBe('cut');
+    client.resume();
+    expect((await ended).result).toBe('response');
+    expect(resErrors).toEqual([]);
+  });
+});
