@@ -65,6 +65,36 @@ describe('relaying an answer to the client', () => {
     expect(added.filter((event) => event !== 'drain')).toEqual(['close']);
   });
 
+  it('writes the head once, with the upstream status and reason, through hooks on res.writeHead', async () => {
+    const upstream = await startUpstream('made', (app) => {
+      app.get('/made', (_req, res) => {
+        res.statusMessage = 'Made Here';
+        res.status(201).type('text/plain').send('made');
+      });
+    });
+    upstreams.push(upstream);
+    // How on-headers (response-time, express-session, compression) hooks in.
+    const hooked: Array<{ status: unknown; contentType: unknown }> = [];
+    const hook: RequestHandler = (_req, res, next) => {
+      const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => unknown;
+      res.writeHead = ((...args: unknown[]) => {
+        hooked.push({ status: args[0], contentType: res.getHeader('content-type') });
+        res.setHeader('x-hooked', 'yes');
+        return writeHead(...args);
+      }) as never;
+      next();
+    };
+    balanced = await startBalancer({ targets: [upstream.url] }, { before: [hook] });
+
+    const response = await request(balanced.url, { path: '/made' });
+
+    expect(response.status).toBe(201);
+    expect(response.statusMessage).toBe('Made Here');
+    expect(response.headers['x-hooked']).toBe('yes');
+    expect(response.text).toBe('made');
+    expect(hooked).toEqual([{ status: 201, contentType: 'text/plain; charset=utf-8' }]);
+  });
+
   it('cuts the upstream off when other code ended the response, rather than read the rest into nowhere', async () => {
     let upstreamRes: ServerResponse | undefined;
     const upstream = await startUpstream('slow', (app) => {

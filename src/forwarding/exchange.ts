@@ -188,8 +188,9 @@ export class Exchange implements SendCallbacks, HedgeOwner {
     if (ctx.events.has('proxyRes')) {
       ctx.events.emit('proxyRes', { target, req: this.req, status, durationMs: ctx.clock.now() - this.startedAt });
     }
+    let reason: string | undefined;
     try {
-      copyResponseHead(upstream, res);
+      reason = copyResponseHead(upstream, res);
     } catch (cause) {
       upstream.destroy();
       this.fail(new BadGatewayError(`${target.url} sent a response head that cannot be forwarded`, target.url, { cause }));
@@ -199,6 +200,10 @@ export class Exchange implements SendCallbacks, HedgeOwner {
     const rewrites = ctx.config.responseRewrites;
     if (rewrites !== undefined) rewriteResponseHead(rewrites, this.req, res, target, status);
     ctx.sticky?.respond(this.req, res, target);
+    // The head is complete: the status line goes with it in one writeHead (hooks such as
+    // on-headers run here, as they would at the first write).
+    if (reason === undefined) res.writeHead(status);
+    else res.writeHead(status, reason);
     // Once bytes went to the client, nothing is retried.
     this.relay = new ResponseRelay(this.attempt!, upstream, res, this.body, retryAfter);
   };

@@ -173,11 +173,16 @@ export function upstreamRequestHeaders(
 const INVALID_REASON_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
- * Copies the upstream's status and end-to-end headers onto the client response.
- * Repeated headers (several Set-Cookie, say) stay separate values. Throws, before
- * touching `res`, when the status cannot be a final response.
+ * Copies the upstream's end-to-end headers onto the client response, and returns the
+ * reason phrase to send with its status: `undefined` for Node's standard one. Repeated
+ * headers (several Set-Cookie, say) stay separate values. Throws, before touching
+ * `res`, when the status cannot be a final response.
+ *
+ * The status line is the caller's to write, with `res.writeHead()`, once the head is
+ * complete: storing `statusCode` and `statusMessage` here would only be done again
+ * there, and each store on Express's `res` takes V8's slow path (see response-relay.ts).
  */
-export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse): void {
+export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse): string | undefined {
   const status = upstream.statusCode ?? 0;
   // Node's client hands 1xx other than 101 over as interim responses, so a 1xx here is
   // a 101 nobody asked for: Upgrade is hop-by-hop and never forwarded, and a server
@@ -189,15 +194,14 @@ export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse)
   const distinct = upstream.headersDistinct;
   const connection = distinct.connection;
   const listed = connectionListed(connection === undefined || connection.length > 1 ? connection : connection[0]);
-  res.statusCode = status;
-  // The reason phrase means nothing to a client (RFC 9112 §4): an unusable one is left
-  // out, and Node writes the standard one.
-  const reason = upstream.statusMessage;
-  if (reason && !INVALID_REASON_CHAR.test(reason)) res.statusMessage = reason;
   for (const name in distinct) {
     if (HOP_BY_HOP.has(name)) continue;
     if (listed !== undefined && listed.has(name)) continue;
     const values = distinct[name]!;
     res.setHeader(name, values.length === 1 ? values[0]! : values);
   }
+  // The reason phrase means nothing to a client (RFC 9112 §4): an unusable one is left
+  // out, and Node writes the standard one.
+  const reason = upstream.statusMessage;
+  return reason && !INVALID_REASON_CHAR.test(reason) ? reason : undefined;
 }
