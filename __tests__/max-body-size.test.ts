@@ -247,6 +247,7 @@ describe('a request body larger than maxBodySize', () => {
     expect(seen!.ended).toBe(false);
     expect(seen!.bytes).toBeLessThanOrEqual(100 * KiB);
     expect(balanced.errors[0]).toBeInstanceOf(PayloadTooLargeError);
+    expect(balanced.errors[0]).toHaveProperty('message', `request body exceeds maxBodySize (${100 * KiB} bytes)`);
     // The client's excess is its fault, not the target's.
     expect(balanced.lb.targets()[0]!.failures).toBe(0);
   });

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import express, { type RequestHandler } from 'express';
 import express4 from 'express4';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 type Parsers = {
   json: () => RequestHandler;
@@ -113,6 +113,18 @@ describe.each([
     const consume: RequestHandler = (req, _res, next) => void req.once('end', () => next()).resume();
     const seen = await post(consume, 'application/octet-stream', Buffer.from('already read'));
     expect(seen.body.length).toBe(0);
+  });
+
+  it('sends a parsed body again to the next target when the first refuses the connection', async () => {
+    balanced = await startBalancer({ targets: [await deadUrl(), upstream.url], strategy: first }, { before: [parsers.json()] });
+    const res = await request(balanced.url, {
+      method: 'POST',
+      path: '/things',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":1}',
+    });
+    expect(res.status).toBe(200);
+    expect(upstream.seen.map((seen) => seen.body.toString())).toEqual(['{"n":1}']);
   });
 
   it('forwards express.raw() bodies byte for byte', async () => {
