@@ -334,6 +334,29 @@ describe('a client that goes on uploading after the only target failed', () => {
     expect(res.statusCode).toBe(502);
     expect(lb.errors).toEqual([expect.objectContaining({ status: 502 })]);
   });
+
+  it('may break off the upload after the failure: the balancer lets it go and serves the next request', async () => {
+    const lb = await startBalancer({ targets: [await deadUrl()], maxBodySize: 1000, retries: 0 });
+    balanced = lb;
+    const failed = new Promise((resolve) => lb.lb.on('error', resolve));
+    const req = http.request({
+      host: '127.0.0.1',
+      port: lb.front.port,
+      method: 'POST',
+      path: '/upload',
+      agent: false,
+      headers: { 'transfer-encoding': 'chunked' },
+    });
+    req.on('error', () => undefined);
+    req.write('a'.repeat(100));
+    await failed;
+    const [socket] = lb.front.sockets;
+    const closed = new Promise((resolve) => socket!.once('close', resolve));
+    req.destroy();
+    await closed;
+    expect((await request(lb.url)).status).toBe(502);
+    expect(lb.errors.map((error) => (error as { status: number }).status)).toEqual([502, 502]);
+  });
 });
 
 describe('a request with Expect: 100-continue, on a server that hands checkContinue to the app', () => {
