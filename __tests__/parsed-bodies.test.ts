@@ -109,6 +109,11 @@ describe.each([
     expect([seen.body.length, seen.headers['content-length'], seen.headers['transfer-encoding']]).toEqual([0, undefined, undefined]);
   });
 
+  it('forwards an empty JSON request (Content-Length: 0) as empty, not as the {} express.json() made of it', async () => {
+    const seen = await post(parsers.json(), 'application/json', '');
+    expect(seen.body.length).toBe(0);
+  });
+
   it('forwards an empty body when an earlier middleware read the stream but left req.body unset', async () => {
     const consume: RequestHandler = (req, _res, next) => void req.once('end', () => next()).resume();
     const seen = await post(consume, 'application/octet-stream', Buffer.from('already read'));

@@ -155,6 +155,32 @@ describe('retries on another target', () => {
     expect(upstreams[1]!.seen.filter((r) => r.url === '/reset').map((r) => r.body.toString())).toEqual(['tiny']);
   });
 
+  it('does not retry a body that outgrew retryBufferSize over several chunks', async () => {
+    let headSeen!: () => void;
+    const headArrived = new Promise<void>((resolve) => (headSeen = resolve));
+    const resetting = await listen((req) => {
+      headSeen();
+      req.resume();
+      req.on('end', () => req.socket.destroy());
+    });
+    const b = await startUpstream('b');
+    upstreams = [b];
+    const lb = await balance([resetting.url, b.url], { retryBufferSize: 16, strategy: first });
+    try {
+      const req = http.request({ host: '127.0.0.1', port: lb.front.port, method: 'PUT', path: '/doc', agent: false });
+      const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
+      req.write('x'.repeat(10));
+      await headArrived;
+      req.end('y'.repeat(10));
+      const [res] = await answered;
+      res.resume();
+      expect(res.statusCode).toBe(502);
+      expect(b.seen).toEqual([]);
+    } finally {
+      await resetting.close();
+    }
+  });
+
   it('retries a streamed body of exactly retryBufferSize bytes: all of it was kept', async () => {
     upstreams = [await failing('a'), await startUpstream('b')];
     const lb = await balance(
