@@ -29,9 +29,10 @@ const RELATED = [
   'peak-ewma',
   'consistent-hash',
   'sticky',
-  // forwarding/body.ts
+  // forwarding/body.ts (mirroring holds the tee of a streamed body to a mirror)
   'max-body-size',
   'parsed-bodies',
+  'mirroring',
 ];
 
 module.exports = {

@@ -5,6 +5,7 @@ import express from 'express';
 import { loadBalance, PayloadTooLargeError, type LoadBalanceOptions } from 'express-load-balance';
 import {
   closeAll,
+  deadUrl,
   listen,
   request,
   startBalancer,
@@ -246,6 +247,7 @@ describe('a request body larger than maxBodySize', () => {
     expect(seen!.ended).toBe(false);
     expect(seen!.bytes).toBeLessThanOrEqual(100 * KiB);
     expect(balanced.errors[0]).toBeInstanceOf(PayloadTooLargeError);
+    expect(balanced.errors[0]).toHaveProperty('message', `request body exceeds maxBodySize (${100 * KiB} bytes)`);
     // The client's excess is its fault, not the target's.
     expect(balanced.lb.targets()[0]!.failures).toBe(0);
   });
@@ -299,6 +301,61 @@ describe('a request body larger than maxBodySize', () => {
     });
     expect(small.status).toBe(200);
     expect(upstream.seen).toHaveLength(1);
+  });
+});
+
+describe('a client that goes on uploading after the only target failed', () => {
+  let balanced: Balanced | undefined;
+  afterEach(() => closeAll(balanced));
+
+  // Express's error handler reads the rest of the body before it answers: it must get all of it.
+  it.each([
+    ['within maxBodySize', Infinity],
+    ['past maxBodySize', 1000],
+  ])('gets its 502 once it sent the rest, %s', async (_what, maxBodySize) => {
+    const lb = await startBalancer({ targets: [await deadUrl()], maxBodySize, retries: 0 });
+    balanced = lb;
+    const failed = new Promise((resolve) => lb.lb.on('error', resolve));
+    const req = http.request({
+      host: '127.0.0.1',
+      port: lb.front.port,
+      method: 'POST',
+      path: '/upload',
+      agent: false,
+      headers: { 'transfer-encoding': 'chunked' },
+    });
+    const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
+    req.write('a'.repeat(100));
+    await failed;
+    for (let i = 0; i < 20; i++) req.write('b'.repeat(1000));
+    req.end();
+    const [res] = await answered;
+    res.resume();
+    expect(res.statusCode).toBe(502);
+    expect(lb.errors).toEqual([expect.objectContaining({ status: 502 })]);
+  });
+
+  it('may break off the upload after the failure: the balancer lets it go and serves the next request', async () => {
+    const lb = await startBalancer({ targets: [await deadUrl()], maxBodySize: 1000, retries: 0 });
+    balanced = lb;
+    const failed = new Promise((resolve) => lb.lb.on('error', resolve));
+    const req = http.request({
+      host: '127.0.0.1',
+      port: lb.front.port,
+      method: 'POST',
+      path: '/upload',
+      agent: false,
+      headers: { 'transfer-encoding': 'chunked' },
+    });
+    req.on('error', () => undefined);
+    req.write('a'.repeat(100));
+    await failed;
+    const [socket] = lb.front.sockets;
+    const closed = new Promise((resolve) => socket!.once('close', resolve));
+    req.destroy();
+    await closed;
+    expect((await request(lb.url)).status).toBe(502);
+    expect(lb.errors.map((error) => (error as { status: number }).status)).toEqual([502, 502]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import express, { type RequestHandler } from 'express';
 import express4 from 'express4';
-import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 type Parsers = {
   json: () => RequestHandler;
@@ -60,6 +60,76 @@ describe.each([
   it('forwards express.text() bodies', async () => {
     const seen = await post(parsers.text(), 'text/plain; charset=utf-8', 'hello, wörld');
     expect(seen.body.toString('utf8')).toBe('hello, wörld');
+  });
+
+  // [Content-Type, the bytes the client sends]: iconv-lite, body-parser's decoder, knows these charsets.
+  it.each([
+    ['text/plain; charset=iso-8859-1', Buffer.from('café, naïve, 10 £', 'latin1')],
+    ['text/plain;charset=LATIN1', Buffer.from('crème brûlée', 'latin1')],
+    ['text/plain; charset="utf-16le"', Buffer.from('zoë ✓', 'utf16le')],
+    ['text/plain', Buffer.from('zoë ✓', 'utf8')],
+  ])('forwards an express.text() body sent as %s in that same charset, byte for byte', async (contentType, bytes) => {
+    const seen = await post(parsers.text(), contentType, bytes);
+    expect(seen.body.equals(bytes)).toBe(true);
+  });
+
+  it('forwards a parsed form as a middleware left it: a field set to undefined is left out, a null one sent empty', async () => {
+    const edit: RequestHandler = (req, _res, next) => {
+      const form = req.body as Record<string, unknown>;
+      form.password = undefined;
+      form.note = null;
+      form.tags = ['x', null];
+      next();
+    };
+    balanced = await startBalancer({ targets: [upstream.url] }, { before: [parsers.urlencoded({ extended: false }), edit] });
+    const res = await request(balanced.url, {
+      method: 'POST',
+      path: '/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'user=ann&password=secret&note=hi&tags=x&tags=y',
+    });
+    expect(res.status).toBe(200);
+    expect(upstream.seen[0]!.body.toString()).toBe('user=ann&note=&tags=x&tags=');
+  });
+
+  it('forwards an extended form with arrays of objects, of arrays and of both in the bracket form it came in', async () => {
+    const form = 'items[0][name]=a&items[1][name]=b&grid[0][0]=1&grid[0][1]=2&mixed[0]=x&mixed[1][k]=v&tags=x&tags=y';
+    const seen = await post(parsers.urlencoded({ extended: true }), 'application/x-www-form-urlencoded', form);
+    expect([...new URLSearchParams(seen.body.toString())]).toEqual([...new URLSearchParams(form)]);
+  });
+
+  it('forwards no body for a bodyless request an earlier middleware read to its end, whatever req.body holds', async () => {
+    const drain: RequestHandler = (req, _res, next) => {
+      req.body = { set: 'by the app' };
+      req.once('end', () => next()).resume();
+    };
+    balanced = await startBalancer({ targets: [upstream.url] }, { before: [drain] });
+    expect((await request(balanced.url, { path: '/things' })).status).toBe(200);
+    const seen = upstream.seen[0]!;
+    expect([seen.body.length, seen.headers['content-length'], seen.headers['transfer-encoding']]).toEqual([0, undefined, undefined]);
+  });
+
+  it('forwards an empty JSON request (Content-Length: 0) as empty, not as the {} express.json() made of it', async () => {
+    const seen = await post(parsers.json(), 'application/json', '');
+    expect(seen.body.length).toBe(0);
+  });
+
+  it('forwards an empty body when an earlier middleware read the stream but left req.body unset', async () => {
+    const consume: RequestHandler = (req, _res, next) => void req.once('end', () => next()).resume();
+    const seen = await post(consume, 'application/octet-stream', Buffer.from('already read'));
+    expect(seen.body.length).toBe(0);
+  });
+
+  it('sends a parsed body again to the next target when the first refuses the connection', async () => {
+    balanced = await startBalancer({ targets: [await deadUrl(), upstream.url], strategy: first }, { before: [parsers.json()] });
+    const res = await request(balanced.url, {
+      method: 'POST',
+      path: '/things',
+      headers: { 'content-type': 'application/json' },
+      body: '{"n":1}',
+    });
+    expect(res.status).toBe(200);
+    expect(upstream.seen.map((seen) => seen.body.toString())).toEqual(['{"n":1}']);
   });
 
   it('forwards express.raw() bodies byte for byte', async () => {

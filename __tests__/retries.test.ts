@@ -1,6 +1,8 @@
+import { once } from 'node:events';
+import http from 'node:http';
 import { GatewayTimeoutError, type LoadBalanceOptions, type RetryEvent } from 'express-load-balance';
 import { blackHole, type BlackHole } from './helpers/black-hole';
-import { closeAll, deadUrl, first, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
+import { closeAll, deadUrl, first, listen, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 /** An upstream whose routes fail in the ways the retry rules tell apart. */
 function failing(name: string): Promise<Upstream> {
@@ -151,6 +153,92 @@ describe('retries on another target', () => {
     const small = await request(lb.url, { method: 'PUT', path: '/reset', headers: { 'content-type': 'text/plain' }, body: 'tiny' });
     expect(small.status).toBe(200);
     expect(upstreams[1]!.seen.filter((r) => r.url === '/reset').map((r) => r.body.toString())).toEqual(['tiny']);
+  });
+
+  it('does not retry a body that outgrew retryBufferSize over several chunks', async () => {
+    let headSeen!: () => void;
+    const headArrived = new Promise<void>((resolve) => (headSeen = resolve));
+    const resetting = await listen((req) => {
+      headSeen();
+      req.resume();
+      req.on('end', () => req.socket.destroy());
+    });
+    const b = await startUpstream('b');
+    upstreams = [b];
+    const lb = await balance([resetting.url, b.url], { retryBufferSize: 16, strategy: first });
+    try {
+      const req = http.request({ host: '127.0.0.1', port: lb.front.port, method: 'PUT', path: '/doc', agent: false });
+      const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
+      req.write('x'.repeat(10));
+      await headArrived;
+      req.end('y'.repeat(10));
+      const [res] = await answered;
+      res.resume();
+      expect(res.statusCode).toBe(502);
+      expect(b.seen).toEqual([]);
+    } finally {
+      await resetting.close();
+    }
+  });
+
+  it('retries a streamed body of exactly retryBufferSize bytes: all of it was kept', async () => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      { retryBufferSize: 16, strategy: first },
+    );
+    const body = 'x'.repeat(16);
+    const res = await request(lb.url, { method: 'PUT', path: '/reset', headers: { 'content-type': 'text/plain' }, body });
+    expect(res.status).toBe(200);
+    expect(upstreams[1]!.seen.map((r) => r.body.toString())).toEqual([body]);
+  });
+
+  it('ends a chunked body on the next target when the client had sent all of it before the first one failed', async () => {
+    upstreams = [await failing('a'), await startUpstream('b')];
+    const lb = await balance(
+      upstreams.map((u) => u.url),
+      { strategy: first },
+    );
+    const res = await request(lb.url, {
+      method: 'PUT',
+      path: '/reset',
+      headers: { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
+      body: 'whole',
+    });
+    expect(res.status).toBe(200);
+    expect(upstreams[0]!.seen.map((r) => r.body.toString())).toEqual(['whole']);
+    expect(upstreams[1]!.seen.map((r) => r.body.toString())).toEqual(['whole']);
+  });
+
+  it('sends the rest of a body that arrives after the retry began to the next target once, in order', async () => {
+    let headSeen!: () => void;
+    const headArrived = new Promise<void>((resolve) => (headSeen = resolve));
+    const bodies: string[] = [];
+    const live = await listen((req, res) => {
+      let body = '';
+      headSeen();
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        bodies.push(body);
+        res.end('ok');
+      });
+    });
+    const lb = await balance([await deadUrl(), live.url], { strategy: first });
+    try {
+      const { port } = new URL(lb.url);
+      const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: '/doc', agent: false });
+      const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
+      req.write('first part, ');
+      // The first attempt was refused and the retry reached `live` before the rest was sent.
+      await headArrived;
+      req.end('second part');
+      const [res] = await answered;
+      res.resume();
+      expect(res.statusCode).toBe(200);
+      expect(bodies).toEqual(['first part, second part']);
+    } finally {
+      await live.close();
+    }
   });
 
   it('retries nothing once response bytes went to the client', async () => {

@@ -2,6 +2,7 @@ import express from 'express';
 import express4 from 'express4';
 import type { ErrorRequestHandler, Express } from 'express';
 import { isLoadBalanceError } from 'express-load-balance';
+import { relativePath } from '../src/forwarding/upstream-path';
 import { rawGet } from './helpers/raw-client';
 import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
@@ -109,5 +110,61 @@ describe.each([
       expect(response.body).toContain('ELB_BAD_REQUEST');
       expect(upstream.seen).toEqual([]);
     });
+  });
+});
+
+describe('relativePath', () => {
+  // [request-target, what follows the base path upstream]
+  it.each([
+    ['/a#top', '/a'],
+    ['/a?x=1#top', '/a?x=1'],
+    ['/a#top?x=1', '/a'],
+    ['/a/..#/../..', '/'],
+  ])('never sends the fragment of %s upstream: %s', (url, expected) => {
+    expect(relativePath(url, 'keep')).toBe(expected);
+  });
+
+  it.each([
+    ['/go?to=http://h/x#top', '/go?to=http://h/x'],
+    ['/http://h/x#top', '/http://h/x'],
+    ['http://evil/go?to=http://h/x', '/go?to=http://h/x'],
+  ])('takes off only a leading scheme://authority, not a URL further on: %s gives %s', (url, expected) => {
+    expect(relativePath(url, 'keep')).toBe(expected);
+  });
+
+  // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+  it.each([['h2c://evil/x'], ['svn+ssh://evil/x'], ['a.b-c://evil/x'], ['HTTPS://evil/x']])(
+    'takes the authority off an absolute-form target with any RFC 3986 scheme: %s',
+    (url) => {
+      expect(relativePath(url, 'keep')).toBe('/x');
+    },
+  );
+
+  it.each([
+    ['http://evil?x=1', '/?x=1'],
+    ['http://evil#f/x', '/'],
+    ['http://evil', '/'],
+  ])('ends the authority of an absolute-form target at "?", "#" or the end: %s gives %s', (url, expected) => {
+    expect(relativePath(url, 'keep')).toBe(expected);
+  });
+
+  // RFC 3986 §5.2.4: a dot-segment at the end leaves the path ending in "/".
+  it.each([
+    ['/a/b/..', '/a/'],
+    ['/a/.', '/a/'],
+    ['/a/%2e', '/a/'],
+    ['/a/b/%2E%2e?q', '/a/?q'],
+  ])('keeps the trailing slash a final dot-segment leaves: %s gives %s', (url, expected) => {
+    expect(relativePath(url, 'keep')).toBe(expected);
+  });
+
+  it.each([
+    // Plain slashes climb above the root, however deep the encoded slash makes it look once decoded.
+    ['/a%2fb/../..'],
+    // "%2e" is "." for a decoding upstream, no level: then "..%2f" climbs.
+    ['/%2e%2f..%2fadmin'],
+    ['/a/.%2f..%2f..%2fadmin'],
+  ])('refuses %s, which climbs above the root', (url) => {
+    expect(relativePath(url, 'keep')).toBeUndefined();
   });
 });

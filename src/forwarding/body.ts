@@ -144,17 +144,24 @@ export class StreamedBody {
    * The body grew past `maxBodySize`: the upstream request is destroyed before the
    * offending chunk is written, so the upstream never receives a complete oversized
    * body (a chunked request without its last chunk is incomplete to it), and the client
-   * is no longer read.
+   * is no longer read: the exchange answers 413 and leaves the rest unread.
+   *
+   * With no request attached, the exchange failed already (between attempts the client
+   * is paused, see {@link detach}): its error handler reads the rest of the body before
+   * it answers, so the client must not be paused then, or that answer never comes. The
+   * rest is let through and dropped.
    */
   private cut(): void {
     this.tooLarge = new PayloadTooLargeError(`request body exceeds maxBodySize (${this.maxSize} bytes)`, this.maxSize);
     this.kept = [];
     this.overflowed = true;
-    this.source.pause();
-    this.source.off('data', this.onData);
     const request = this.current;
     this.current = undefined;
-    request?.destroy(this.tooLarge);
+    if (request !== undefined) {
+      this.source.pause();
+      this.source.off('data', this.onData);
+      request.destroy(this.tooLarge);
+    }
     this.sink?.abort(this.tooLarge);
   }
 
