@@ -11,12 +11,14 @@ const RELATED = [
   'ssrf',
   'encoded-slashes',
   'path-rewrite',
-  // forwarding/headers.ts (hostile-upstreams and responses hold the status and reason-phrase checks)
+  // forwarding/headers.ts (hostile-upstreams and responses hold the status and reason-phrase checks,
+  // response-rewrites the client-facing host that only the rewrite options use)
   'headers',
   'header-abuse',
   'x-forwarded',
   'hostile-upstreams',
   'responses',
+  'response-rewrites',
   // resilience/retry-rules.ts
   'retry-rules',
   'retries',
