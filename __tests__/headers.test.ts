@@ -194,6 +194,12 @@ describe('request headers', () => {
     },
   );
 
+  it('sends no X-Forwarded-Host for a request whose Host is empty', async () => {
+    const { seen } = await sendRaw('GET /h HTTP/1.1\r\nHost:');
+
+    expect(seen['x-forwarded-host']).toBeUndefined();
+  });
+
   it('sets X-Forwarded-Proto to the scheme the client used and X-Forwarded-Host to its Host', async () => {
     const { upstream, balanced } = await setUp();
 

@@ -63,6 +63,12 @@ describe('random picks', () => {
     },
   );
 
+  it('gives a draw that rounding leaves past the last weight to the last target', () => {
+    // (1 - 2^-53) × 0.8 less 0.1, 0.1 and 0.6 leaves exactly 0: no target took the draw.
+    const pool = makePool([{ weight: 0.1 }, { weight: 0.1 }, { weight: 0.6 }]);
+    expect(order(random(context({ random: scriptedRandom([1 - 2 ** -53]) })), pool.available(), 1)).toBe('c');
+  });
+
   it('draws in proportion to weight (3:1 over 20 000 seeded draws)', () => {
     const pool = makePool([{ weight: 3 }, { weight: 1 }]);
     const counts = shares(random(context({ random: seededRandom(7) })), pool.available(), 20_000);
@@ -171,6 +177,14 @@ describe('peak-ewma picks', () => {
     },
     {
       setup: [
+        { ms: undefined, inFlight: 2 },
+        { ms: undefined, inFlight: 1 },
+      ],
+      expected: 'b',
+      why: 'of two unmeasured busy targets, the less busy one',
+    },
+    {
+      setup: [
         { ms: undefined, inFlight: 0 },
         { ms: 1, inFlight: 0 },
       ],
@@ -271,6 +285,41 @@ describe('consistent-hash picks', () => {
     }
     expect(keysMoved.length).toBeLessThanOrEqual(1_000 * (1 / 5 + 0.1));
     expect(keysMoved.every((k) => before.get(k) === 'c')).toBe(true);
+  });
+
+  // Every process, on any version of this package, must send a key to the same target
+  // (a rolling upgrade runs two at once): the hash and the scores are part of the contract.
+  it.each([
+    [[1, 1, 1, 1], 'c b c c d a b d c c b d'],
+    [[3, 1, 0.5], 'c b a a b a a a b a a a'],
+  ])('sends a fixed set of keys where every other version does (weights %j)', (weights, expected) => {
+    const pool = makePool(weights.map((weight) => ({ weight })));
+    let key = '';
+    const strategy = consistentHash(context({ hashKey: () => key }));
+    const fixed = [
+      'user-0',
+      'user-1',
+      'user-2',
+      'user-3',
+      'user-4',
+      'user-5',
+      'user-6',
+      'user-7',
+      '203.0.113.7',
+      '2001:db8::1',
+      'Zoë',
+      '用户-42',
+    ];
+    const picked = fixed.map((k) => {
+      key = k;
+      return letter(strategy.pick(pool.available(), req));
+    });
+    expect(picked.join(' ')).toBe(expected);
+  });
+
+  it("finds a target for a key equal to the target's URL, whose hash cancels the URL's", () => {
+    const pool = makePool([{}]);
+    expect(order(consistentHash(context({ hashKey: () => 'http://a:1' })), pool.available(), 1)).toBe('a');
   });
 
   it('balances requests without a key by round robin', () => {
