@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { consistentHash } from '../src/balancing/strategies/consistent-hash';
+import { strategyFactory } from '../src/balancing/strategies';
 import { leastConnections } from '../src/balancing/strategies/least-connections';
 import { peakEwma } from '../src/balancing/strategies/peak-ewma';
 import { powerOfTwo } from '../src/balancing/strategies/power-of-two';
@@ -48,6 +49,7 @@ describe('least-connections picks', () => {
     { setup: [{ weight: 2, inFlight: 2 }, { inFlight: 1 }], expected: 'a b a', why: 'inFlight/weight 1 vs 1 is a tie' },
     { setup: [{ weight: 2, inFlight: 3 }, { inFlight: 1 }], expected: 'b b', why: '1.5 per weight loses to 1' },
     { setup: [{ weight: 4, inFlight: 3 }, { inFlight: 1 }], expected: 'a a', why: '0.75 per weight beats 1' },
+    { setup: [{ inFlight: 1 }, { weight: 2, inFlight: 1 }], expected: 'b b', why: '1 per weight loses to 0.5, weight on either side' },
   ])('$why: $expected', ({ setup, expected }) => {
     const pool = makePool(setup);
     expect(order(leastConnections(), pool.available(), expected.split(' ').length)).toBe(expected);
@@ -326,5 +328,27 @@ describe('consistent-hash picks', () => {
     const pool = makePool([{}, {}, {}]);
     expect(order(consistentHash(context({ hashKey: () => undefined })), pool.available(), 6)).toBe('a b c a b c');
     expect(order(consistentHash(context({ hashKey: () => '' })), pool.available(), 3)).toBe('a b c');
+  });
+});
+
+describe('custom strategy picks', () => {
+  function custom(pick: Strategy<TargetState>['pick']): Strategy<TargetState> {
+    return strategyFactory({ kind: 'custom', strategy: { pick } })(context());
+  }
+
+  it('refuses a pick that is not one of the targets it was given (a copy, say) as a bug in the strategy', () => {
+    const pool = makePool([{}, {}]);
+    const copy = { ...pool.available()[0]! } as TargetState;
+
+    expect(() => custom(() => copy).pick(pool.available(), req)).toThrow(
+      new TypeError('express-load-balance: the custom strategy returned a target that is not one of those it was given'),
+    );
+  });
+
+  it('passes on a pick of one of the targets, or of none', () => {
+    const pool = makePool([{}, {}]);
+
+    expect(letter(custom((targets) => targets[1]).pick(pool.available(), req))).toBe('b');
+    expect(custom(() => undefined).pick(pool.available(), req)).toBeUndefined();
   });
 });
