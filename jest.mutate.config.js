@@ -11,12 +11,16 @@ const RELATED = [
   'ssrf',
   'encoded-slashes',
   'path-rewrite',
-  // forwarding/headers.ts (hostile-upstreams and responses hold the status and reason-phrase checks)
+  // forwarding/headers.ts (hostile-upstreams and responses hold the status and reason-phrase checks,
+  // response-rewrites the client-facing host that only the rewrite options use, websocket
+  // the plain Node requests of lb.upgrade, which have no Express app)
   'headers',
   'header-abuse',
   'x-forwarded',
   'hostile-upstreams',
   'responses',
+  'response-rewrites',
+  'websocket',
   // resilience/retry-rules.ts
   'retry-rules',
   'retries',

@@ -88,6 +88,17 @@ describe('request headers', () => {
     expect(seen['x-kept']).toBe('yes');
   });
 
+  // rawRequest always sends Connection: close; X-Other makes it a list.
+  it.each([
+    ['alone', ''],
+    ['in a list', '\r\nConnection: x-other'],
+  ])('does not forward a Close header when Connection names close %s (RFC 9110 §7.6.1)', async (_where, more) => {
+    const { seen } = await sendRaw(`GET /h HTTP/1.1\r\nHost: front${more}\r\nClose: yes\r\nX-Kept: yes`);
+
+    expect(seen.close).toBeUndefined();
+    expect(seen['x-kept']).toBe('yes');
+  });
+
   it('cannot be made to drop the headers the balancer sets by naming them in Connection', async () => {
     const { seen, upstream } = await sendRaw(
       'GET /h HTTP/1.1\r\nHost: front\r\nConnection: host, x-forwarded-for, x-forwarded-proto, x-forwarded-host\r\nX-Forwarded-For: 6.6.6.6',
@@ -183,6 +194,12 @@ describe('request headers', () => {
     },
   );
 
+  it('sends no X-Forwarded-Host for a request whose Host is empty', async () => {
+    const { seen } = await sendRaw('GET /h HTTP/1.1\r\nHost:');
+
+    expect(seen['x-forwarded-host']).toBeUndefined();
+  });
+
   it('sets X-Forwarded-Proto to the scheme the client used and X-Forwarded-Host to its Host', async () => {
     const { upstream, balanced } = await setUp();
 
@@ -265,6 +282,21 @@ describe('response headers', () => {
     const headers = await fetchThrough();
 
     expect(valuesOf(headers, 'x-up')).toEqual([]);
+    expect(valuesOf(headers, 'x-kept')).toEqual(['yes']);
+  });
+
+  it.each([
+    ['alone', ['Connection: close']],
+    ['in a list', ['Connection: X-Up, close']],
+    ['on a second Connection line', ['Connection: X-Up', 'Connection: close']],
+  ])('does not pass back a Close header when the upstream Connection names close %s', async (_where, connection) => {
+    upstream = await startRawUpstream(respond(['HTTP/1.1 200 OK', ...connection, 'Close: yes', 'X-Kept: yes', 'Content-Length: 2'], 'ok'));
+    balanced = await startBalancer({ targets: [upstream.url] });
+
+    const response = await request(balanced.url, { path: '/r' });
+
+    const headers = pairs(response.rawHeaders);
+    expect(valuesOf(headers, 'close')).toEqual([]);
     expect(valuesOf(headers, 'x-kept')).toEqual(['yes']);
   });
 

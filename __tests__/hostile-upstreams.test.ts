@@ -172,6 +172,15 @@ describe('hostile or broken upstreams', () => {
     });
   });
 
+  it('names the status it could not forward in the cause of its 502, for the logs', async () => {
+    upstream = await startRawUpstream(respond(['HTTP/1.1 099 Low', 'Content-Length: 2'], 'ok'));
+    const { url, errors } = await through(upstream);
+
+    await request(url, { path: '/low' });
+
+    expect(((errors[0] as LoadBalanceError).cause as Error).message).toBe('upstream status 99 is not a final response');
+  });
+
   it('answers with the standard reason phrase when the upstream one holds a NUL', async () => {
     upstream = await startRawUpstream(respond(['HTTP/1.1 200 O\x00K', 'Content-Length: 2'], 'ok'));
     const { url, errors } = await through(upstream);

@@ -3,6 +3,7 @@ import express from 'express';
 import { loadBalance, type LoadBalanceMiddleware, type LoadBalanceOptions } from 'express-load-balance';
 import { STRATEGIES } from '../src/balancing/strategies';
 import { normalizeOptions } from '../src/options/normalize';
+import { rawRequest } from './helpers/raw-client';
 import { closeAll, listen, request, startBalancer, type Balanced, type RunningServer } from './helpers/servers';
 
 /** An upstream that answers every request with the status and headers the test sets. */
@@ -213,6 +214,33 @@ describe('response rewrites (http-proxy-middleware names)', () => {
         headers: { host: 'internal:8080', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example, proxy.local' },
       });
       expect(got).toBe('https://shop.example/api/a');
+    });
+
+    it('trims the space a trusted proxy left before the comma in X-Forwarded-Host', async () => {
+      const app = express();
+      app.set('trust proxy', 'loopback');
+      const got = await location({ autoRewrite: true }, 302, `${ORIGIN}/a`, {
+        app,
+        headers: { host: 'internal:8080', 'x-forwarded-host': 'shop.example , proxy.local' },
+      });
+      expect(got).toBe('http://shop.example/a');
+    });
+
+    it('takes the Host when a trusted proxy sent no X-Forwarded-Host', async () => {
+      const app = express();
+      app.set('trust proxy', 'loopback');
+      const got = await location({ autoRewrite: true }, 302, `${ORIGIN}/a`, { app, headers: { host: 'front.test' } });
+      expect(got).toBe('http://front.test/a');
+    });
+
+    it('keeps the target host in a Location when the request Host is empty: there is no other to give', async () => {
+      upstream = await startScripted();
+      upstream.answer = { status: 302, headers: { location: `${upstream.url}/a` } };
+      balanced = await startBalancer({ targets: [upstream.url], autoRewrite: true });
+      // node:http's client would fill in an empty Host.
+      const response = await rawRequest(balanced.front.port, 'GET /x HTTP/1.1\r\nHost:');
+      const locations = response.headers.filter(([name]) => name.toLowerCase() === 'location').map(([, value]) => value);
+      expect(locations).toEqual([`${upstream.url}/a`]);
     });
 
     it('ignores X-Forwarded-Proto and -Host from a peer nobody trusts', async () => {

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { consistentHash } from '../src/balancing/strategies/consistent-hash';
+import { strategyFactory } from '../src/balancing/strategies';
 import { leastConnections } from '../src/balancing/strategies/least-connections';
 import { peakEwma } from '../src/balancing/strategies/peak-ewma';
 import { powerOfTwo } from '../src/balancing/strategies/power-of-two';
@@ -48,6 +49,7 @@ describe('least-connections picks', () => {
     { setup: [{ weight: 2, inFlight: 2 }, { inFlight: 1 }], expected: 'a b a', why: 'inFlight/weight 1 vs 1 is a tie' },
     { setup: [{ weight: 2, inFlight: 3 }, { inFlight: 1 }], expected: 'b b', why: '1.5 per weight loses to 1' },
     { setup: [{ weight: 4, inFlight: 3 }, { inFlight: 1 }], expected: 'a a', why: '0.75 per weight beats 1' },
+    { setup: [{ inFlight: 1 }, { weight: 2, inFlight: 1 }], expected: 'b b', why: '1 per weight loses to 0.5, weight on either side' },
   ])('$why: $expected', ({ setup, expected }) => {
     const pool = makePool(setup);
     expect(order(leastConnections(), pool.available(), expected.split(' ').length)).toBe(expected);
@@ -62,6 +64,12 @@ describe('random picks', () => {
       expect(order(random(context({ random: scriptedRandom(draws) })), pool.available(), draws.length)).toBe(expected);
     },
   );
+
+  it('gives a draw that rounding leaves past the last weight to the last target', () => {
+    // (1 - 2^-53) × 0.8 less 0.1, 0.1 and 0.6 leaves exactly 0: no target took the draw.
+    const pool = makePool([{ weight: 0.1 }, { weight: 0.1 }, { weight: 0.6 }]);
+    expect(order(random(context({ random: scriptedRandom([1 - 2 ** -53]) })), pool.available(), 1)).toBe('c');
+  });
 
   it('draws in proportion to weight (3:1 over 20 000 seeded draws)', () => {
     const pool = makePool([{ weight: 3 }, { weight: 1 }]);
@@ -171,6 +179,14 @@ describe('peak-ewma picks', () => {
     },
     {
       setup: [
+        { ms: undefined, inFlight: 2 },
+        { ms: undefined, inFlight: 1 },
+      ],
+      expected: 'b',
+      why: 'of two unmeasured busy targets, the less busy one',
+    },
+    {
+      setup: [
         { ms: undefined, inFlight: 0 },
         { ms: 1, inFlight: 0 },
       ],
@@ -273,9 +289,66 @@ describe('consistent-hash picks', () => {
     expect(keysMoved.every((k) => before.get(k) === 'c')).toBe(true);
   });
 
+  // Every process, on any version of this package, must send a key to the same target
+  // (a rolling upgrade runs two at once): the hash and the scores are part of the contract.
+  it.each([
+    [[1, 1, 1, 1], 'c b c c d a b d c c b d'],
+    [[3, 1, 0.5], 'c b a a b a a a b a a a'],
+  ])('sends a fixed set of keys where every other version does (weights %j)', (weights, expected) => {
+    const pool = makePool(weights.map((weight) => ({ weight })));
+    let key = '';
+    const strategy = consistentHash(context({ hashKey: () => key }));
+    const fixed = [
+      'user-0',
+      'user-1',
+      'user-2',
+      'user-3',
+      'user-4',
+      'user-5',
+      'user-6',
+      'user-7',
+      '203.0.113.7',
+      '2001:db8::1',
+      'Zoë',
+      '用户-42',
+    ];
+    const picked = fixed.map((k) => {
+      key = k;
+      return letter(strategy.pick(pool.available(), req));
+    });
+    expect(picked.join(' ')).toBe(expected);
+  });
+
+  it("finds a target for a key equal to the target's URL, whose hash cancels the URL's", () => {
+    const pool = makePool([{}]);
+    expect(order(consistentHash(context({ hashKey: () => 'http://a:1' })), pool.available(), 1)).toBe('a');
+  });
+
   it('balances requests without a key by round robin', () => {
     const pool = makePool([{}, {}, {}]);
     expect(order(consistentHash(context({ hashKey: () => undefined })), pool.available(), 6)).toBe('a b c a b c');
     expect(order(consistentHash(context({ hashKey: () => '' })), pool.available(), 3)).toBe('a b c');
+  });
+});
+
+describe('custom strategy picks', () => {
+  function custom(pick: Strategy<TargetState>['pick']): Strategy<TargetState> {
+    return strategyFactory({ kind: 'custom', strategy: { pick } })(context());
+  }
+
+  it('refuses a pick that is not one of the targets it was given (a copy, say) as a bug in the strategy', () => {
+    const pool = makePool([{}, {}]);
+    const copy = { ...pool.available()[0]! } as TargetState;
+
+    expect(() => custom(() => copy).pick(pool.available(), req)).toThrow(
+      new TypeError('express-load-balance: the custom strategy returned a target that is not one of those it was given'),
+    );
+  });
+
+  it('passes on a pick of one of the targets, or of none', () => {
+    const pool = makePool([{}, {}]);
+
+    expect(letter(custom((targets) => targets[1]).pick(pool.available(), req))).toBe('b');
+    expect(custom(() => undefined).pick(pool.available(), req)).toBeUndefined();
   });
 });

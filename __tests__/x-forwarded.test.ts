@@ -179,6 +179,12 @@ describe.each(engines)('X-Forwarded-* through the balancer on %s', (_name, creat
       });
     });
 
+    it('describes this hop when a trusted proxy sent empty X-Forwarded-Proto and -Host, as req.protocol and req.host do', async () => {
+      const { seen } = await send('loopback', { host: 'inner:3000', 'x-forwarded-proto': '', 'x-forwarded-host': '' });
+
+      expect([seen['x-forwarded-proto'], seen['x-forwarded-host']]).toEqual(['http', 'inner:3000']);
+    });
+
     it('does not keep an X-Forwarded-For the client named in Connection, even from a trusted proxy', async () => {
       upstream = await startUpstream('real');
       const app = createApp();
@@ -215,6 +221,15 @@ describe.each(engines)('X-Forwarded-* through the balancer on %s', (_name, creat
       const { seen } = await send(undefined, { 'x-forwarded-for': '1.1.1.1' }, { xForwarded: 'append' });
 
       expect(seen['x-forwarded-for']).toBe('1.1.1.1, 127.0.0.1');
+    });
+
+    it.each<[string, Record<string, string>]>([
+      ['no X-Forwarded-For', {}],
+      ['an empty X-Forwarded-For', { 'x-forwarded-for': '' }],
+    ])("'append' gives a request with %s just the peer address, no empty entry before it", async (_what, headers) => {
+      const { seen } = await send(undefined, headers, { xForwarded: 'append' });
+
+      expect(seen['x-forwarded-for']).toBe('127.0.0.1');
     });
 
     it("'append' sends no X-Forwarded-Host when the request has no Host, rather than the client's", async () => {

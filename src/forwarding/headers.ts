@@ -23,18 +23,23 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 
 const REQUEST_ONLY_DROPPED: ReadonlySet<string> = new Set(['expect']);
 
+/**
+ * What `Connection: close` lists. `close` is a connection option like any other, so a
+ * field named Close goes too (RFC 9110 §7.6.1; §18.4 reserves the name for that reason).
+ */
+const CLOSE_ONLY: ReadonlySet<string> = new Set(['close']);
+
 /** Header names listed in a `Connection` header: also hop-by-hop (RFC 9110 §7.6.1). */
 function connectionListed(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
-  // Nearly every message says only this: no list to build.
-  if (value === 'keep-alive' || value === 'close') return undefined;
+  // Nearly every message says only one of these: no list to build (Keep-Alive is hop-by-hop already).
+  if (value === 'keep-alive') return undefined;
+  if (value === 'close') return CLOSE_ONLY;
   const joined = Array.isArray(value) ? value.join(',') : value;
   const names = new Set<string>();
-  for (const token of joined.split(',')) {
-    const name = token.trim().toLowerCase();
-    if (name !== '' && name !== 'close' && name !== 'keep-alive') names.add(name);
-  }
-  return names.size === 0 ? undefined : names;
+  // An empty entry adds "", which no header is named.
+  for (const token of joined.split(',')) names.add(token.trim().toLowerCase());
+  return names;
 }
 
 /** Request headers for axios; `false` means "do not send, and do not default". */
@@ -101,7 +106,8 @@ export function clientFacingHost(req: Request): string | undefined {
  * left of it is. This is the list behind Express's `req.ips`, plus the peer.
  */
 export function trustedForwardedFor(peer: string, incoming: string | undefined, trust: TrustProxy): string {
-  if (incoming === undefined || incoming === '' || !trust(peer, 0)) return peer;
+  // An empty list walks no entry, like an absent one.
+  if (incoming === undefined || !trust(peer, 0)) return peer;
   const entries = incoming.split(',');
   let kept = peer;
   let hop = 1;
@@ -188,7 +194,8 @@ export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse)
   // a 101 nobody asked for: Upgrade is hop-by-hop and never forwarded, and a server
   // must not switch protocols unasked (RFC 9110 §15.2.2). Below 100 is not HTTP
   // (RFC 9110 §15) and Node's parser lets "099" through; writeHead would throw on it.
-  if (status < 200 || status > 999) throw new RangeError(`upstream status ${status} is not a final response`);
+  // Above 999 never comes: the parser refuses a status of more than three digits.
+  if (status < 200) throw new RangeError(`upstream status ${status} is not a final response`);
   // headersDistinct alone: Node builds each of `headers` and `headersDistinct` on first
   // read, so reading Connection from `headers` would build the header map twice.
   const distinct = upstream.headersDistinct;
