@@ -1,10 +1,14 @@
+import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import express4 from 'express4';
 import express from 'express';
 import type { Express, Request, RequestHandler } from 'express';
 import { loadBalance, type LoadBalanceOptions } from 'express-load-balance';
 import { trustedForwardedFor, type TrustProxy } from '../src/forwarding/headers';
 import { rawRequest } from './helpers/raw-client';
+import { OPENSSL, selfSignedCert } from './helpers/tls';
 import { closeAll, request, startBalancer, startUpstream, type Balanced, type Upstream } from './helpers/servers';
 
 const engines: Array<[string, () => Express]> = [
@@ -276,5 +280,51 @@ describe('the xForwarded option is checked at construction', () => {
   it.each<[LoadBalanceOptions['xForwarded']]>([['append'], ['replace'], [false], [undefined]])('accepts %j', async (value) => {
     const lb = loadBalance({ targets, xForwarded: value });
     await lb.close();
+  });
+});
+
+// Skipped on a developer's machine without the openssl CLI (which makes the certificate);
+// on CI (.ci/run installs it) a missing openssl must fail the run.
+const withOpenssl = OPENSSL !== undefined || process.env.CI === 'true' ? describe : describe.skip;
+
+withOpenssl('a balancer served over HTTPS', () => {
+  let upstream: Upstream | undefined;
+  let server: https.Server | undefined;
+  let lb: ReturnType<typeof loadBalance> | undefined;
+  afterEach(async () => {
+    await lb?.close();
+    if (server !== undefined) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    await upstream?.close();
+    [upstream, server, lb] = [undefined, undefined, undefined];
+  });
+
+  it.each<[string, LoadBalanceOptions['xForwarded']]>([
+    ['trust', undefined],
+    ['append', 'append'],
+    ['replace', 'replace'],
+  ])('says https in X-Forwarded-Proto to the upstream behind it (%s)', async (_mode, xForwarded) => {
+    upstream = await startUpstream('plain');
+    const cert = selfSignedCert('balancer.test');
+    lb = loadBalance({ targets: [upstream.url], xForwarded });
+    const app = express();
+    app.use(lb);
+    server = https.createServer(cert, app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get(
+          { host: '127.0.0.1', port, path: '/', ca: cert.cert, servername: 'balancer.test', headers: { host: 'balancer.test' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        )
+        .on('error', reject);
+    });
+
+    expect(status).toBe(200);
+    expect(upstream.seen[0]!.headers['x-forwarded-proto']).toBe('https');
   });
 });
