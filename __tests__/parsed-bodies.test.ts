@@ -92,6 +92,25 @@ describe.each([
     expect(upstream.seen[0]!.body.toString()).toBe('user=ann&note=&tags=x&tags=');
   });
 
+  it.each<[string, unknown, string]>([
+    ['null', null, 'null'],
+    ['a number', 5, '5'],
+  ])('sends a form body a middleware replaced with %s as JSON, not as an empty or broken form', async (_what, value, sent) => {
+    const replace: RequestHandler = (req, _res, next) => {
+      req.body = value;
+      next();
+    };
+    balanced = await startBalancer({ targets: [upstream.url] }, { before: [parsers.urlencoded({ extended: false }), replace] });
+    const res = await request(balanced.url, {
+      method: 'POST',
+      path: '/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'user=ann',
+    });
+    expect(res.status).toBe(200);
+    expect(upstream.seen[0]!.body.toString()).toBe(sent);
+  });
+
   it('forwards an extended form with arrays of objects, of arrays and of both in the bracket form it came in', async () => {
     const form = 'items[0][name]=a&items[1][name]=b&grid[0][0]=1&grid[0][1]=2&mixed[0]=x&mixed[1][k]=v&tags=x&tags=y';
     const seen = await post(parsers.urlencoded({ extended: true }), 'application/x-www-form-urlencoded', form);
