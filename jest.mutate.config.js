@@ -33,10 +33,11 @@ const RELATED = [
   'peak-ewma',
   'consistent-hash',
   'sticky',
-  // forwarding/body.ts (mirroring holds the tee of a streamed body to a mirror)
+  // forwarding/body.ts (mirroring holds the tee of a streamed body to a mirror, streaming its back-pressure)
   'max-body-size',
   'parsed-bodies',
   'mirroring',
+  'streaming',
 ];
 
 module.exports = {

@@ -100,6 +100,57 @@ describe('bodies stream through the balancer', () => {
   });
 });
 
+describe('back-pressure on an upload', () => {
+  let upstream: Upstream;
+  let balanced: Balanced;
+  let upstreamReq: http.IncomingMessage | undefined;
+  afterEach(async () => {
+    upstreamReq?.destroy();
+    await closeAll(balanced, upstream);
+  });
+
+  it('holds the client back while the upstream reads nothing, instead of taking the body into memory', async () => {
+    upstream = await startUpstream('1', (app) => {
+      // Takes the request and never reads its body.
+      app.post('/stuck', (req) => {
+        upstreamReq = req;
+        req.pause();
+      });
+    });
+    // The balancer's side of the client request: it emits 'pause' when the balancer stops reading it.
+    let clientSide: http.IncomingMessage | undefined;
+    const held = deferred();
+    balanced = await startBalancer(
+      { targets: [upstream.url] },
+      {
+        before: [
+          (req, _res, next) => {
+            clientSide = req;
+            req.once('pause', held.resolve);
+            next();
+          },
+        ],
+      },
+    );
+    const paused = held.promise.then(() => 'held back' as const);
+    const req = http.request(`${balanced.url}/stuck`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/octet-stream', 'x-test-stream': '1' },
+    });
+    req.on('error', () => undefined);
+    // 64 MiB handed to the client's socket at once: a balancer that ignored the upstream's
+    // back-pressure would read it all into the upstream request's buffer.
+    for (let sent = 0; sent < 64 * MiB; sent += CHUNK.length) req.write(CHUNK);
+    req.end();
+    const allRead = once(req, 'finish').then(() => 'read it all' as const);
+
+    expect(await Promise.race([paused, allRead])).toBe('held back');
+    expect(clientSide!.readableFlowing).toBe(false);
+    req.destroy();
+  });
+});
+
 describe('memory of a balancer process', () => {
   let upstream: Upstream;
   let child: ChildProcess | undefined;
