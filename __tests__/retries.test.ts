@@ -210,6 +210,50 @@ describe('retries on another target', () => {
     expect(upstreams[1]!.seen.map((r) => r.body.toString())).toEqual(['whole']);
   });
 
+  it('stops reading the client while a retry waits for an async interceptor, so the body stays whole', async () => {
+    const live = await startUpstream('live');
+    upstreams = [live];
+    let clientSide: http.IncomingMessage | undefined;
+    balanced = await startBalancer(
+      { targets: [await deadUrl(), live.url], strategy: first, outlierDetection: false, retryBufferSize: 16 },
+      {
+        before: [
+          (req, _res, next) => {
+            clientSide = req;
+            next();
+          },
+        ],
+      },
+    );
+    // The first attempt goes out at once; the retry waits for `gate`, as behind an interceptor that fetches a token.
+    let calls = 0;
+    let retryHeld!: (paused: boolean) => void;
+    const heldAtRetry = new Promise<boolean>((resolve) => (retryHeld = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    balanced.lb.axios.interceptors.request.use((config) => {
+      if (++calls === 1) return config;
+      retryHeld(clientSide!.isPaused());
+      return gate.then(() => config);
+    });
+    const req = http.request(`${balanced.url}/upload`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' },
+    });
+    const answered = new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+    req.write('first.');
+
+    // Reading on now would take the rest past retryBufferSize and drop what was kept for the retry.
+    expect(await heldAtRetry).toBe(true);
+    req.end('x'.repeat(64));
+    openGate();
+    const res = await answered;
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    expect(live.seen.map((r) => r.body.toString())).toEqual(['first.' + 'x'.repeat(64)]);
+  });
+
   it('sends the rest of a body that arrives after the retry began to the next target once, in order', async () => {
     let headSeen!: () => void;
     const headArrived = new Promise<void>((resolve) => (headSeen = resolve));
