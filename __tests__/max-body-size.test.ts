@@ -308,11 +308,8 @@ describe('a client that goes on uploading after the only target failed', () => {
   let balanced: Balanced | undefined;
   afterEach(() => closeAll(balanced));
 
-  // Express's error handler reads the rest of the body before it answers: it must get all of it.
-  it.each([
-    ['within maxBodySize', Infinity],
-    ['past maxBodySize', 1000],
-  ])('gets its 502 once it sent the rest, %s', async (_what, maxBodySize) => {
+  /** A chunked upload to a balancer whose only target refuses connections, and the moment that request failed. */
+  async function uploadToDeadTarget(maxBodySize: number): Promise<{ lb: Balanced; req: http.ClientRequest; failed: Promise<unknown> }> {
     const lb = await startBalancer({ targets: [await deadUrl()], maxBodySize, retries: 0 });
     balanced = lb;
     const failed = new Promise((resolve) => lb.lb.on('error', resolve));
@@ -324,6 +321,15 @@ describe('a client that goes on uploading after the only target failed', () => {
       agent: false,
       headers: { 'transfer-encoding': 'chunked' },
     });
+    return { lb, req, failed };
+  }
+
+  // Express's error handler reads the rest of the body before it answers: it must get all of it.
+  it.each([
+    ['within maxBodySize', Infinity],
+    ['past maxBodySize', 1000],
+  ])('gets its 502 once it sent the rest, %s', async (_what, maxBodySize) => {
+    const { lb, req, failed } = await uploadToDeadTarget(maxBodySize);
     const answered = once(req, 'response') as Promise<[http.IncomingMessage]>;
     req.write('a'.repeat(100));
     await failed;
@@ -336,17 +342,7 @@ describe('a client that goes on uploading after the only target failed', () => {
   });
 
   it('may break off the upload after the failure: the balancer lets it go and serves the next request', async () => {
-    const lb = await startBalancer({ targets: [await deadUrl()], maxBodySize: 1000, retries: 0 });
-    balanced = lb;
-    const failed = new Promise((resolve) => lb.lb.on('error', resolve));
-    const req = http.request({
-      host: '127.0.0.1',
-      port: lb.front.port,
-      method: 'POST',
-      path: '/upload',
-      agent: false,
-      headers: { 'transfer-encoding': 'chunked' },
-    });
+    const { lb, req, failed } = await uploadToDeadTarget(1000);
     req.on('error', () => undefined);
     req.write('a'.repeat(100));
     await failed;

@@ -24,19 +24,19 @@ function recordResListeners(added: string[]): RequestHandler {
 }
 
 describe('relaying an answer to the client', () => {
-  let upstreams: Upstream[] = [];
-  let balanced: Balanced | undefined;
+  /** Servers the test started, closed after it. */
+  let open: Array<Upstream | Balanced> = [];
   afterEach(async () => {
-    await closeAll(balanced, ...upstreams);
-    balanced = undefined;
-    upstreams = [];
+    await closeAll(...open);
+    open = [];
   });
 
   it('adds one listener to res, `close`, where pipe() would add four more and take them off again', async () => {
     const upstream = await startUpstream('a');
-    upstreams.push(upstream);
+    open.push(upstream);
     const added: string[] = [];
-    balanced = await startBalancer({ targets: [upstream.url] }, { before: [recordResListeners(added)] });
+    const balanced = await startBalancer({ targets: [upstream.url] }, { before: [recordResListeners(added)] });
+    open.push(balanced);
 
     const response = await request(balanced.url);
 
@@ -53,9 +53,10 @@ describe('relaying an answer to the client', () => {
         res.end();
       });
     });
-    upstreams.push(upstream);
+    open.push(upstream);
     const added: string[] = [];
-    balanced = await startBalancer({ targets: [upstream.url] }, { before: [recordResListeners(added)] });
+    const balanced = await startBalancer({ targets: [upstream.url] }, { before: [recordResListeners(added)] });
+    open.push(balanced);
 
     const response = await request(balanced.url, { path: '/big' });
 
@@ -72,7 +73,7 @@ describe('relaying an answer to the client', () => {
         res.status(201).type('text/plain').send('made');
       });
     });
-    upstreams.push(upstream);
+    open.push(upstream);
     // How on-headers (response-time, express-session, compression) hooks in.
     const hooked: Array<{ status: unknown; contentType: unknown }> = [];
     const hook: RequestHandler = (_req, res, next) => {
@@ -84,7 +85,8 @@ describe('relaying an answer to the client', () => {
       }) as never;
       next();
     };
-    balanced = await startBalancer({ targets: [upstream.url] }, { before: [hook] });
+    const balanced = await startBalancer({ targets: [upstream.url] }, { before: [hook] });
+    open.push(balanced);
 
     const response = await request(balanced.url, { path: '/made' });
 
@@ -104,7 +106,7 @@ describe('relaying an answer to the client', () => {
         res.write('first half');
       });
     });
-    upstreams.push(upstream);
+    open.push(upstream);
     // A timeout middleware of the kind apps put in front: it ends the response itself.
     let endByApp: (() => void) | undefined;
     const resErrors: unknown[] = [];
@@ -113,11 +115,12 @@ describe('relaying an answer to the client', () => {
       res.on('error', (error) => resErrors.push(error));
       next();
     };
-    balanced = await startBalancer({ targets: [upstream.url] }, { before: [timeout] });
-    const ended = new Promise<{ result: string }>((resolve) => balanced!.lb.on('proxyEnd', resolve));
+    const balanced = await startBalancer({ targets: [upstream.url] }, { before: [timeout] });
+    open.push(balanced);
+    const ended = new Promise<{ result: string }>((resolve) => balanced.lb.on('proxyEnd', resolve));
 
     const client = await new Promise<IncomingMessage>((resolve, reject) => {
-      http.get(`${balanced!.url}/slow`, resolve).on('error', reject);
+      http.get(`${balanced.url}/slow`, resolve).on('error', reject);
     });
     const [first] = (await once(client, 'data')) as [Buffer];
     expect(first.toString()).toBe('first half');
