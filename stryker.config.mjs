@@ -11,6 +11,7 @@ export default {
   mutate: [
     'src/forwarding/upstream-path.ts',
     'src/forwarding/headers.ts',
+    'src/forwarding/response-head.ts',
     'src/resilience/retry-rules.ts',
     'src/balancing/strategies/*.ts',
     'src/forwarding/body.ts',

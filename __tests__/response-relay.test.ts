@@ -97,6 +97,31 @@ describe('relaying an answer to the client', () => {
     expect(hooked).toEqual([{ status: 201, contentType: 'text/plain; charset=utf-8' }]);
   });
 
+  it('answers 502 when a hook on res.writeHead throws, instead of letting it escape', async () => {
+    const upstream = await startUpstream('a');
+    open.push(upstream);
+    const failing: RequestHandler = (_req, res, next) => {
+      const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => unknown;
+      let thrown = false;
+      res.writeHead = ((...args: unknown[]) => {
+        if (!thrown) {
+          thrown = true;
+          throw new Error('hook broke');
+        }
+        return writeHead(...args);
+      }) as never;
+      next();
+    };
+    const balanced = await startBalancer({ targets: [upstream.url] }, { before: [failing] });
+    open.push(balanced);
+
+    const response = await request(balanced.url);
+
+    expect(response.status).toBe(502);
+    const [error] = balanced.errors as Array<{ code: string; cause: Error }>;
+    expect([balanced.errors.length, error!.code, error!.cause.message]).toEqual([1, 'ELB_BAD_GATEWAY', 'hook broke']);
+  });
+
   it('cuts the upstream off when other code ended the response, rather than read the rest into nowhere', async () => {
     let upstreamRes: ServerResponse | undefined;
     const upstream = await startUpstream('slow', (app) => {

@@ -10,10 +10,10 @@ import { mayRetry } from '../resilience/retry-rules';
 import { isReplayable, StreamedBody, type RequestBody } from './body';
 import { RetryDecision } from './retry-decision';
 import type { ExchangeContext } from './context';
-import { copyResponseHead, type UpstreamHeaders } from './headers';
+import type { UpstreamHeaders } from './headers';
 import { Hedge, type HedgeLeg, type HedgeOwner } from './hedging';
+import { writeResponseHead } from './response-head';
 import { ResponseRelay } from './response-relay';
-import { rewriteResponseHead } from './response-rewrites';
 import { responseStream, sendCall, type SendCallbacks } from './send';
 import { UpstreamCall } from './transport';
 import { leaveBodyUnread } from './unread-body';
@@ -188,22 +188,13 @@ export class Exchange implements SendCallbacks, HedgeOwner {
     if (ctx.events.has('proxyRes')) {
       ctx.events.emit('proxyRes', { target, req: this.req, status, durationMs: ctx.clock.now() - this.startedAt });
     }
-    let reason: string | undefined;
     try {
-      reason = copyResponseHead(upstream, res);
+      writeResponseHead(ctx, this.req, res, upstream, target);
     } catch (cause) {
       upstream.destroy();
       this.fail(new BadGatewayError(`${target.url} sent a response head that cannot be forwarded`, target.url, { cause }));
       return;
     }
-    // Before the sticky cookie is added: its Path is the balancer's own, not the upstream's.
-    const rewrites = ctx.config.responseRewrites;
-    if (rewrites !== undefined) rewriteResponseHead(rewrites, this.req, res, target, status);
-    ctx.sticky?.respond(this.req, res, target);
-    // The head is complete: the status line goes with it in one writeHead (hooks such as
-    // on-headers run here, as they would at the first write).
-    if (reason === undefined) res.writeHead(status);
-    else res.writeHead(status, reason);
     // Once bytes went to the client, nothing is retried.
     this.relay = new ResponseRelay(this.attempt!, upstream, res, this.body, retryAfter);
   };

@@ -172,23 +172,12 @@ export function upstreamRequestHeaders(
 }
 
 /**
- * Characters Node's ServerResponse refuses in a reason phrase (it throws from
- * writeHead, long after the head was copied). Node's own parser lets some through,
- * a NUL among them.
+ * Copies the upstream's end-to-end headers onto the client response; the status line
+ * is written after them (response-head.ts). Repeated headers (several Set-Cookie, say)
+ * stay separate values. Throws, before touching `res`, when the status cannot be a
+ * final response.
  */
-const INVALID_REASON_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
-
-/**
- * Copies the upstream's end-to-end headers onto the client response, and returns the
- * reason phrase to send with its status: `undefined` for Node's standard one. Repeated
- * headers (several Set-Cookie, say) stay separate values. Throws, before touching
- * `res`, when the status cannot be a final response.
- *
- * The status line is the caller's to write, with `res.writeHead()`, once the head is
- * complete: storing `statusCode` and `statusMessage` here would only be done again
- * there, and each store on Express's `res` takes V8's slow path (see response-relay.ts).
- */
-export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse): string | undefined {
+export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse): void {
   const status = upstream.statusCode ?? 0;
   // Node's client hands 1xx other than 101 over as interim responses, so a 1xx here is
   // a 101 nobody asked for: Upgrade is hop-by-hop and never forwarded, and a server
@@ -207,8 +196,4 @@ export function copyResponseHead(upstream: IncomingMessage, res: ServerResponse)
     const values = distinct[name]!;
     res.setHeader(name, values.length === 1 ? values[0]! : values);
   }
-  // The reason phrase means nothing to a client (RFC 9112 §4): an unusable one is left
-  // out, and Node writes the standard one.
-  const reason = upstream.statusMessage;
-  return reason && !INVALID_REASON_CHAR.test(reason) ? reason : undefined;
 }
