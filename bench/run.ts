@@ -43,12 +43,12 @@ function chosen(list: readonly Contender[], settings: Settings): Contender[] {
 
 function describeSettings(s: Settings): string {
   return (
-    `${s.rounds} interleaved rounds (every balancer once per scenario, then again), ${s.duration} s per run after ${s.warmup} s of warm-up, ` +
+    `${s.rounds} interleaved rounds (every balancer once per scenario, then again), ${s.duration} s per run, each right after ${s.warmup} s of unmeasured load on the same balancer (a balancer that sat idle while the others ran starts cold), ` +
     (s.rate === undefined
       ? 'each connection sending its next request as soon as it has an answer; '
       : `at a fixed ${s.rate} requests/s (BENCH_RATE); `) +
     'autocannon in its own process; each balancer in its own process; three Express upstreams, one process each; loopback only. ' +
-    'CPU and peak RSS are read from /proc for the balancer process(es) over the measured window; RSS growth is the peak minus the RSS just before the run (the most over the rounds). ' +
+    'CPU and peak RSS are read from /proc for the balancer process(es) over the measured window; RSS growth is the peak minus the RSS before the warm-up (the most over the rounds). ' +
     'Express-based balancers have express.json() in front, as an application would; the tutorial has none, as published.'
   );
 }
@@ -77,7 +77,7 @@ async function startContenders(
   return { started, running };
 }
 
-/** Warm-up, then the rounds: in each, every scenario against every contender in turn. */
+/** The rounds: in each, every scenario against every contender in turn, each run after its own warm-up. */
 async function measureRounds(
   group: ProcessGroup,
   settings: Settings,
@@ -88,16 +88,14 @@ async function measureRounds(
   const runs = settings.rounds * scenarios.length * started.length;
   console.log(
     `Measuring ${started.length} contenders × ${scenarios.length} scenarios × ${settings.rounds} rounds ` +
-      `(~${((runs * settings.duration + (runs * settings.warmup) / settings.rounds) / 60).toFixed(1)} min)…`,
+      `(~${((runs * (settings.duration + settings.warmup)) / 60).toFixed(1)} min of load)…`,
   );
-  for (const scenario of scenarios) {
-    for (const contender of started) await measure(group, running.get(contender.id)!, scenario, settings.warmup, settings.rate);
-  }
+  const length = { warmup: settings.warmup, duration: settings.duration, rate: settings.rate };
   const measurements: Measurement[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of scenarios) {
       for (const contender of started) {
-        const result = await measure(group, running.get(contender.id)!, scenario, settings.duration, settings.rate);
+        const result = await measure(group, running.get(contender.id)!, scenario, length);
         measurements.push({ round, scenario: scenario.id, contender: contender.id, ...result });
         const { load } = result;
         const rps = Math.round(load.responses / load.duration)

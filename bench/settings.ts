@@ -5,7 +5,7 @@ export interface Settings {
   readonly duration: number;
   /** Times every (scenario, contender) pair is measured, interleaved. */
   readonly rounds: number;
-  /** Seconds of unmeasured load per pair before the first round, so the JIT has warmed up. */
+  /** Seconds of unmeasured load right before each measured run, so the contender is warm (JIT, heap sizes) when its window opens. */
   readonly warmup: number;
   /** Contender ids to run (direct, http-proxy-middleware-keepalive, express-undici and express-node-http are always kept: the ratios need them). */
   readonly only: ReadonlySet<string> | undefined;
