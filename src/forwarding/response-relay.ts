@@ -13,13 +13,15 @@ import { StreamedBody, type RequestBody } from './body';
  * (`Object.setPrototypeOf` in its init middleware), after which V8 runs each property
  * store on it through its slow path: on Node 20 about 2 µs instead of 0.05, measured
  * here, and adding or removing a listener stores `_eventsCount`. pipe() adds four
- * listeners to `res` and removes them again; this adds none, bar `drain` when the
- * client reads slower than the upstream sends. The end of the answer comes from the
+ * listeners to `res` and removes them again; this adds none, bar `drain` (once) when
+ * the client reads slower than the upstream sends. The end of the answer comes from the
  * exchange's one `close` listener, which Node fires after `finish` too
  * ({@link ResponseRelay.delivered}).
  */
 export class ResponseRelay {
   private readonly status: number;
+  /** Whether `onDrain` is on `res`: from the first time the client fell behind. */
+  private drainListened = false;
 
   constructor(
     private readonly attempt: Attempt,
@@ -58,7 +60,13 @@ export class ResponseRelay {
     // Back-pressure: the upstream waits while the client's socket is full.
     if (!res.write(chunk) && !res.destroyed) {
       this.upstream.pause();
-      res.once('drain', this.onDrain);
+      // Added the first time and kept, as pipe() does: once() per pause would store on
+      // Express's `res` twice per pause (added, then removed), each through V8's slow
+      // path. `drain` only follows a write that returned false, so every one resumes a pause.
+      if (!this.drainListened) {
+        this.drainListened = true;
+        res.on('drain', this.onDrain);
+      }
     }
   };
 
