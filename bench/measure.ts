@@ -7,6 +7,7 @@ import type { FromChild, LoadResult, RunLoad } from './ipc';
 import { cpuSeconds, PeakRss } from './proc-stats';
 import type { ProcessGroup } from './processes';
 import type { Scenario } from './scenarios';
+import type { Settings } from './settings';
 
 const LOAD_ENTRY = path.join(__dirname, 'load.ts');
 
@@ -21,16 +22,6 @@ export interface Measurement {
   readonly peakRss: number | undefined;
   /** Peak RSS minus the RSS before the run's warm-up: what this scenario's load made it hold. */
   readonly rssGrowth: number | undefined;
-}
-
-/** How long one run lasts, in seconds. */
-export interface RunLength {
-  /** Unmeasured load first. */
-  readonly warmup: number;
-  /** Then the measured window. */
-  readonly duration: number;
-  /** Requests per second over all connections; undefined for as fast as the contender answers. */
-  readonly rate: number | undefined;
 }
 
 /** Runs autocannon once in a child process; `onStarted` runs as the load begins. */
@@ -67,14 +58,14 @@ async function runLoad(
  * Measured on the 2-core bench machine, 5,000 GET small after 60 s idle: 1.3 to 1.7 ×
  * the steady-state CPU per request, by a different factor for each contender (Express
  * + node:http 1.47, Express + undici 1.34, express-load-balance 1.74); with
- * `--no-flush-bytecode` most of the excess goes, and after 1 s of load all of it. RSS growth is
- * counted from before the warm-up, so the warm-up's own growth stays in it.
+ * `--no-flush-bytecode` most of the excess goes, and after 1 s of load all of it. RSS
+ * growth is counted from before the warm-up, so the warm-up's own growth stays in it.
  */
 export async function measure(
   group: ProcessGroup,
   running: Running,
   scenario: Scenario,
-  { warmup, duration, rate }: RunLength,
+  { warmup, duration, rate }: Pick<Settings, 'warmup' | 'duration' | 'rate'>,
 ): Promise<{ load: LoadResult; cpuSeconds: number | undefined; peakRss: number | undefined; rssGrowth: number | undefined }> {
   const { pids } = running;
   const rss = pids.length === 0 ? undefined : new PeakRss(pids);

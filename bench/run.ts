@@ -90,12 +90,11 @@ async function measureRounds(
     `Measuring ${started.length} contenders × ${scenarios.length} scenarios × ${settings.rounds} rounds ` +
       `(~${((runs * (settings.duration + settings.warmup)) / 60).toFixed(1)} min of load)…`,
   );
-  const length = { warmup: settings.warmup, duration: settings.duration, rate: settings.rate };
   const measurements: Measurement[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const scenario of scenarios) {
       for (const contender of started) {
-        const result = await measure(group, running.get(contender.id)!, scenario, length);
+        const result = await measure(group, running.get(contender.id)!, scenario, settings);
         measurements.push({ round, scenario: scenario.id, contender: contender.id, ...result });
         const { load } = result;
         const rps = Math.round(load.responses / load.duration)
