@@ -3,11 +3,10 @@ import type { AxiosResponse } from 'axios';
 import type { NextFunction, Request, Response } from 'express';
 import type { Attempt, AttemptOutcome } from '../balancing/attempts';
 import type { TargetState } from '../balancing/target';
-import { BadGatewayError, NoTargetError, type LoadBalanceError, type PayloadTooLargeError } from '../errors';
+import { BadGatewayError, NoTargetError, type LoadBalanceError } from '../errors';
 import { log } from '../observability/log';
 import { retryAfterMs } from '../resilience/back-pressure';
-import { mayRetry } from '../resilience/retry-rules';
-import { isReplayable, StreamedBody, type RequestBody } from './body';
+import { StreamedBody, type RequestBody } from './body';
 import { RetryDecision } from './retry-decision';
 import type { ExchangeContext } from './context';
 import type { UpstreamHeaders } from './headers';
@@ -38,6 +37,8 @@ export interface ExchangePlan {
 export class Exchange implements SendCallbacks, HedgeOwner {
   private target: TargetState;
   private readonly body: RequestBody;
+  /** The body when it is the client's stream: it may be cut for size, and must be detached from a failed request. */
+  private readonly streamed: StreamedBody | undefined;
   private readonly headers: UpstreamHeaders;
   private readonly relative: string;
   private attempt: Attempt | undefined;
@@ -64,6 +65,7 @@ export class Exchange implements SendCallbacks, HedgeOwner {
     this.target = plan.target;
     this.relative = plan.relative;
     this.body = plan.body;
+    this.streamed = plan.body instanceof StreamedBody ? plan.body : undefined;
     this.headers = plan.headers;
     this.startedAt = ctx.clock.now();
   }
@@ -222,7 +224,7 @@ export class Exchange implements SendCallbacks, HedgeOwner {
       this.end({ result: 'aborted' });
       return;
     }
-    const tooLarge = this.tooLarge();
+    const tooLarge = this.streamed?.tooLarge;
     if (tooLarge !== undefined) {
       // The body outgrew maxBodySize and was cut here: the client's fault, not the
       // target's, so neither a failure nor a retry.
@@ -238,7 +240,7 @@ export class Exchange implements SendCallbacks, HedgeOwner {
       this.notFromUpstream(err);
       return;
     }
-    if (phase === 'reused-socket' && !this.resentFresh && isReplayable(this.body) && mayRetry(this.req.method, { phase })) {
+    if (phase === 'reused-socket' && !this.resentFresh && this.retries().allowed({ phase }, this.res.headersSent)) {
       // A pooled connection was found closed before any response byte, most likely by the
       // upstream's idle timer: the same target gets the request again on a new connection
       // (idempotent methods only, see mayRetry), not counted against `retries`.
@@ -248,24 +250,9 @@ export class Exchange implements SendCallbacks, HedgeOwner {
     }
     this.end({ result: 'error' });
     const error = upstreamError(target.url, phase, this.ctx.deadlines, err);
-    const allowed = this.retries().allowed({ phase }, this.res.headersSent);
-    const retryTarget = allowed ? this.retries().target(target) : undefined;
-    if (retryTarget !== undefined) this.retryWith(retryTarget, error);
-    else if (
-      !allowed ||
-      this.clientClosed ||
-      !this.retries().wait(
-        target,
-        (next) => this.retryWith(next, error),
-        (result) => this.gaveUp(result),
-      )
-    )
-      this.fail(error);
+    const retry = (next: TargetState): void => this.retryWith(next, error);
+    if (!this.retries().retryOrWait({ phase }, target, this.res.headersSent, retry, (result) => this.gaveUp(result))) this.fail(error);
   };
-
-  private tooLarge(): PayloadTooLargeError | undefined {
-    return this.body instanceof StreamedBody ? this.body.tooLarge : undefined;
-  }
 
   private retries(): RetryDecision {
     return (this.decisions ??= new RetryDecision(this.ctx, this.req, this.body));
@@ -278,8 +265,8 @@ export class Exchange implements SendCallbacks, HedgeOwner {
   }
 
   private retryWith(next: TargetState, error: LoadBalanceError): void {
-    const { ctx, target, body } = this;
-    if (body !== undefined && !Buffer.isBuffer(body)) body.detach();
+    const { ctx, target } = this;
+    this.streamed?.detach();
     this.retries().taken();
     if (log.forward.enabled)
       log.forward('%s %s: retry %d on %s after: %s', this.req.method, this.req.originalUrl, this.retries().count, next.url, error.message);
@@ -292,8 +279,7 @@ export class Exchange implements SendCallbacks, HedgeOwner {
     // A client still uploading must not go on feeding the dead upstream request: its
     // writes would report backpressure that never drains and pause the client for good,
     // while Express's error handler waits for the body's end before it answers.
-    const { body } = this;
-    if (body !== undefined && !Buffer.isBuffer(body)) body.detach();
+    this.streamed?.detach();
     if (this.ctx.events.has('error')) this.ctx.events.emit('error', { error, target: this.target, req: this.req });
     if (log.forward.enabled)
       log.forward('%s %s failed (%d %s): %s', this.req.method, this.req.originalUrl, error.status, error.code, error.message);

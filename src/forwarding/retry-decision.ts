@@ -64,12 +64,32 @@ export class RetryDecision {
   }
 
   /**
+   * What follows an attempt that failed on `failed`: when the rules allow a retry, one on
+   * another target now (`retry`), or, when none can take it, a wait in the queue for one
+   * to come back (then `retry`, or `giveUp` when the wait ends without one). False when
+   * none of these: the request fails with the attempt's error.
+   */
+  retryOrWait(
+    failure: RetryableFailure,
+    failed: TargetState,
+    responseStarted: boolean,
+    retry: (target: TargetState) => void,
+    giveUp: (result: Exclude<WaitResult, 'served' | 'aborted'>) => void,
+  ): boolean {
+    if (!this.allowed(failure, responseStarted)) return false;
+    const next = this.target(failed);
+    if (next === undefined) return this.wait(failed, retry, giveUp);
+    retry(next);
+    return true;
+  }
+
+  /**
    * No target can take a retry now: with the `queue` option, the request waits for a
    * target to come back (health check up, ejection or rest over; see TriedTargets) for at
    * most `queue.timeout` in all, like Caddy's `lb_try_duration`. False when there is no
    * queue or it is full.
    */
-  wait(
+  private wait(
     failed: TargetState,
     go: (target: TargetState) => void,
     giveUp: (result: Exclude<WaitResult, 'served' | 'aborted'>) => void,
